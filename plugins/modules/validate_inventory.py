@@ -1,0 +1,70 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: npu.sglang maintainers
+# Apache-2.0 (see the collection's LICENSE)
+# The work is done by the action plugin of the same name, on the controller.
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: validate_inventory
+short_description: Validate a host's npu.sglang variables on the controller
+version_added: "0.1.0"
+description:
+  - Checks every variable the host sets against the argument specs of every role of the
+    collection (type, choices, elements), then cross-field rules (stack versions that must match,
+    chip ids unique and on the board, shm size format).
+  - Runs only on the controller; no module is sent to the host, so a bad value fails before any
+    host is contacted.
+  - Fails with one line per problem naming the host, the variable, the value and the fix.
+options:
+  quiet:
+    description: Accepted for future use; the result message is always returned.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: Reads variables only.
+  diff_mode:
+    support: none
+    description: Nothing to diff.
+  platform:
+    platforms: all
+    description: Runs on the controller.
+author:
+  - npu.sglang maintainers
+"""
+
+EXAMPLES = r"""
+- name: Validate every host's variables before touching any host
+  npu.sglang.validate_inventory:
+"""
+
+RETURN = r"""
+checked:
+  description: Names of the collection variables the host sets.
+  returned: always
+  type: list
+  elements: str
+problems:
+  description: One entry per problem.
+  returned: failed
+  type: list
+  elements: dict
+  contains:
+    variable:
+      description: The variable at fault.
+      type: str
+    value:
+      description: Its value.
+      type: raw
+    reason:
+      description: What is wrong with it.
+      type: str
+    fix:
+      description: What to do.
+      type: str
+"""

@@ -1,0 +1,2 @@
+"""Fixtures of the integration tests (helpers live in simtest.py)."""
+from simtest import sim_image  # noqa: F401  (re-exported as a fixture)

@@ -1,0 +1,25 @@
+"""Every molecule scenario (molecule/<role>/) on a simulated node: converge, idempotence, verify."""
+import glob
+import os
+
+import pytest
+
+from simtest import ROOT, run, tool
+
+SCENARIOS = sorted(os.path.basename(os.path.dirname(p))
+                   for p in glob.glob(os.path.join(ROOT, "molecule", "*", "molecule.yml")))
+
+
+def test_there_are_scenarios():
+    assert SCENARIOS, "no molecule scenarios found under molecule/"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_molecule_scenario(scenario, sim_image):
+    try:
+        run([tool("molecule"), "test", "-s", scenario], timeout=1800,
+            env={"NPU_SIM_IMAGE": sim_image, "MOLECULE_NO_LOG": "false"})
+    finally:
+        # The inner Docker engine's data volume is named by the scenario; leave nothing behind.
+        run(["docker", "volume", "rm", "-f", "molecule-%s-docker" % scenario.replace("_", "-")],
+            check=False)
