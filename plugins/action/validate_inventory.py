@@ -45,7 +45,7 @@ def load_stacks(stacks_dir=STACKS_DIR):
     for name in sorted(os.listdir(stacks_dir)):
         if name.endswith(".yml"):
             with open(os.path.join(stacks_dir, name), encoding="utf-8") as handle:
-                stacks[name[:-4]] = yaml.safe_load(handle)
+                stacks[name[:-4]] = (yaml.safe_load(handle) or {}).get("npu_stack_profile_data", {})
     return stacks
 
 
