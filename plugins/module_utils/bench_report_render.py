@@ -1,0 +1,557 @@
+# -*- coding: utf-8 -*-
+# Copyright: npu.sglang maintainers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Write the benchmark report: summary.json, results.csv, report.md, report.html and PNG plots.
+
+``render_files`` builds every output in memory (file name -> bytes); ``write_files`` writes
+only those whose content differs, each atomically (temporary file + rename), and says which
+changed. The HTML page is self-contained: inline CSS, plots as base64 data URIs, no script,
+no network.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import base64
+import csv
+import io
+import json
+import math
+import os
+import re
+import tempfile
+
+try:
+    from html import escape as _html_escape
+except ImportError:  # pragma: no cover - Python 2 only
+    from cgi import escape as _html_escape
+
+from ansible_collections.npu.sglang.plugins.module_utils.bench_results import RECORD_FIELDS, STATUS_FAILED
+from ansible_collections.npu.sglang.plugins.module_utils.bench_analysis import (
+    FIXED_BATCH, SWEEP_CONCURRENCIES, index_series, records_from_summary, sorted_series_keys, state_of,
+)
+from ansible_collections.npu.sglang.plugins.module_utils.bench_report_plots import all_plots
+
+SUMMARY_FILE = "summary.json"
+CSV_FILE = "results.csv"
+MARKDOWN_FILE = "report.md"
+HTML_FILE = "report.html"
+
+SIMULATED_TEXT = ("SIMULATED: runs on %s were made against the NPU simulator, not real Ascend hardware. Their throughput and "
+                  "latency describe the simulator, and any accuracy numbers from those hosts are the simulator's canned answers: "
+                  "meaningless, not model scores.")
+
+
+# --------------------------------------------------------------------------- cells
+
+def fmt(value, digits=2):
+    """A table cell for a measured value: n/a when the run did not report it."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if math.isinf(value):
+        return "inf"
+    if abs(value) >= 1000:
+        return "%.1f" % value
+    return "%.*f" % (digits, value)
+
+
+def cell(text, kind=None):
+    return {"text": text, "kind": kind}
+
+
+def state_cell(state):
+    return cell(state, state)
+
+
+def value_cell(record, field, digits=2):
+    """A record's field, or failed/missing for a run that is not there to measure."""
+    state = state_of(record)
+    if state != "ok":
+        return state_cell(state)
+    return cell(fmt(record.get(field), digits))
+
+
+def ratio_cell(entry):
+    if entry["ratio"] is not None:
+        return cell("%.2fx" % entry["ratio"])
+    for side in ("sglang_state", "vllm_state"):
+        if entry[side] == "failed":
+            return state_cell("failed")
+    for side in ("sglang_state", "vllm_state"):
+        if entry[side] == "missing":
+            return state_cell("missing")
+    return cell("n/a")
+
+
+def side_cell(entry, side, digits=2):
+    state = entry[side + "_state"]
+    if state != "ok":
+        return state_cell(state)
+    return cell(fmt(entry[side], digits))
+
+
+class Table(object):
+    def __init__(self, headers, rows, caption=None):
+        self.headers = headers
+        self.rows = [[item if isinstance(item, dict) else cell(str(item)) for item in row] for row in rows]
+        self.caption = caption
+
+
+class Document(object):
+    """A report as a list of blocks, rendered to Markdown and to HTML."""
+
+    def __init__(self, title):
+        self.title = title
+        self.blocks = []
+
+    def add(self, kind, *args):
+        self.blocks.append((kind,) + args)
+
+
+# --------------------------------------------------------------------------- report content
+
+RUN_COLUMNS = (
+    ("Run", None), ("Engine", None), ("Backend", None), ("Conc.", None), ("Rate", None), ("Prompts", None),
+    ("Completed", None), ("Failed", None), ("Status", None), ("Duration s", "duration"), ("Req/s", "request_throughput"),
+    ("Out tok/s", "output_throughput"), ("Total tok/s", "total_throughput"), ("Mean TTFT ms", "ttft_mean_ms"),
+    ("P99 TTFT ms", "ttft_p99_ms"), ("Mean TPOT ms", "tpot_mean_ms"), ("P99 TPOT ms", "tpot_p99_ms"),
+    ("P99 ITL ms", "itl_p99_ms"), ("Mean E2E ms", "e2e_mean_ms"), ("In/Out len", None), ("Source", None),
+)
+
+
+def _len_text(record):
+    input_len = record.get("random_input_len")
+    output_len = record.get("random_output_len")
+    if input_len is None and output_len is None:
+        return "n/a"
+    return "%s/%s" % (fmt(input_len), fmt(output_len))
+
+
+def _run_row(record):
+    status = record.get("status")
+    row = [cell(record.get("run") or ""), cell(record.get("engine") or "n/a"), cell(record.get("backend") or "n/a"),
+           cell(fmt(record.get("max_concurrency"))), cell(fmt(record.get("request_rate"))), cell(fmt(record.get("num_prompts"))),
+           cell(fmt(record.get("completed"))), cell(fmt(record.get("failed"))),
+           cell(status, "failed" if status == STATUS_FAILED else ("partial" if status == "partial" else None))]
+    for _title, field in RUN_COLUMNS[9:19]:
+        if field == "duration":
+            row.append(cell(fmt(record.get(field))))
+        else:
+            row.append(value_cell(record, field))
+    source = record.get("source_file") or ""
+    if record.get("source_line"):
+        source = "%s:%s" % (source, record["source_line"])
+    row += [cell(_len_text(record)), cell(source)]
+    return row
+
+
+def _missing_run_row(engine, workload, concurrency):
+    row = [cell("(no run)"), cell(engine or "n/a"), cell("n/a"), cell(str(concurrency)), cell("n/a"), cell("n/a"),
+           state_cell("missing"), cell("n/a"), state_cell("missing")]
+    row += [state_cell("missing") for _item in RUN_COLUMNS[9:19]]
+    _dataset, input_len, output_len = workload
+    row += [cell("%s/%s" % ("?" if input_len is None else input_len, "?" if output_len is None else output_len)), cell("")]
+    return row
+
+
+def host_run_rows(records, host):
+    """Rows of a host's run table: its runs, plus a ``missing`` row wherever a series has a hole.
+
+    The expected concurrencies of a series are every concurrency any host or engine ran for the
+    same workload.
+    """
+    series = index_series(records)
+    grid = {}
+    for (_host, _engine, workload), points in series.items():
+        grid.setdefault(workload, set()).update(points)
+    rows = []
+    host_records = [record for record in records if record.get("host") == host]
+    placed = set()
+    for key in sorted_series_keys(series):
+        if key[0] != host:
+            continue
+        _host, engine, workload = key
+        for concurrency in sorted(grid[workload]):
+            record = series[key].get(concurrency)
+            if record is None:
+                rows.append(_missing_run_row(engine, workload, concurrency))
+            else:
+                rows.append(_run_row(record))
+                placed.add(id(record))
+    for record in sorted(host_records, key=lambda item: (item.get("source_file") or "", item.get("source_line") or 0)):
+        if id(record) not in placed:
+            rows.append(_run_row(record))
+    return rows
+
+
+def _knee_table(summary):
+    rows = []
+    for host, data in summary["hosts"].items():
+        for label, knee in sorted(data.get("knee", {}).items()):
+            if knee["max_concurrency"] is None:
+                rows.append([cell(host), cell(label), state_cell("none"), cell("n/a"), cell("n/a"), cell("n/a"), cell(knee.get("reason") or "")])
+            else:
+                rows.append([cell(host), cell(label), cell(str(knee["max_concurrency"])), cell(fmt(knee["output_throughput"])),
+                             cell(fmt(knee["ttft_ms"])), cell(fmt(knee["tpot_ms"])), cell(knee.get("run") or "")])
+    sla = summary["sla"]
+    stat = sla["stat"].upper() if sla["stat"].startswith("p") else sla["stat"]
+    return Table(["Host", "Series", "Knee conc.", "Out tok/s", "%s TTFT ms" % stat, "%s TPOT ms" % stat, "Run / note"], rows,
+                 "Highest output throughput with %s TTFT <= %s ms and %s TPOT <= %s ms." % (stat, fmt(sla["ttft_ms"]), stat, fmt(sla["tpot_ms"])))
+
+
+def _cluster_table(summary):
+    rows = []
+    for row in summary.get("cluster") or []:
+        if row["state"] == "ok":
+            note = ""
+            out = cell(fmt(row["output_throughput"]))
+            req = cell(fmt(row["request_throughput"]))
+        else:
+            hosts = row["failed_hosts"] if row["state"] == "failed" else row["missing_hosts"]
+            note = "%s on %s" % (row["state"], ", ".join(hosts))
+            out = state_cell(row["state"])
+            req = state_cell(row["state"])
+        rows.append([cell(row["engine"] or "n/a"), cell(row["workload"]), cell(str(row["max_concurrency"])), cell(str(row["hosts"])), out, req, cell(note)])
+    return Table(["Engine", "Workload", "Conc.", "Hosts", "Sum out tok/s", "Sum req/s", "Note"], rows,
+                 "Throughput summed over hosts; not summed where any host failed or has no run.")
+
+
+def _compare_tables(comparison):
+    tables = []
+    throughput_headers = ["Host", "Workload", "Conc.", "SGLang out tok/s", "vLLM out tok/s", "Ratio", "SGLang req/s", "vLLM req/s", "Ratio"]
+
+    def throughput_rows(rows):
+        result = []
+        for row in rows:
+            out = row["metrics"]["output_throughput"]
+            req = row["metrics"]["request_throughput"]
+            result.append([cell(row["host"]), cell(row["workload"]), cell(str(row["max_concurrency"])),
+                           side_cell(out, "sglang"), side_cell(out, "vllm"), ratio_cell(out),
+                           side_cell(req, "sglang"), side_cell(req, "vllm"), ratio_cell(req)])
+        return result
+
+    fixed = Table(throughput_headers, throughput_rows(comparison["fixed_batch"]),
+                  "SGLang/vLLM at max concurrency %d (the seed reports 1.2-1.35x)." % FIXED_BATCH)
+    tables.append(("Fixed batch %d" % FIXED_BATCH, fixed))
+    sweep = Table(throughput_headers, throughput_rows(comparison["sweep"]),
+                  "Throughput and QPS at concurrency %s." % ", ".join(str(value) for value in SWEEP_CONCURRENCIES))
+    tables.append(("Concurrency sweep %d to %d" % (SWEEP_CONCURRENCIES[0], SWEEP_CONCURRENCIES[-1]), sweep))
+    latency_rows = []
+    for row in comparison["rows"]:
+        metrics = row["metrics"]
+        line = [cell(row["host"]), cell(row["workload"]), cell(str(row["max_concurrency"]))]
+        for field in ("ttft_mean_ms", "tpot_mean_ms"):
+            line += [side_cell(metrics[field], "sglang"), side_cell(metrics[field], "vllm"), ratio_cell(metrics[field])]
+        for field in ("ttft_p99_ms", "tpot_p99_ms", "itl_p99_ms"):
+            line.append(ratio_cell(metrics[field]))
+        latency_rows.append(line)
+    tables.append(("TTFT / TPOT / P99", Table(
+        ["Host", "Workload", "Conc.", "SGLang TTFT", "vLLM TTFT", "Ratio", "SGLang TPOT", "vLLM TPOT", "Ratio",
+         "P99 TTFT ratio", "P99 TPOT ratio", "P99 ITL ratio"], latency_rows,
+        "Mean TTFT and TPOT in ms; for latency a ratio below 1 means SGLang is faster.")))
+    long_caption = ("Runs with the longest output length (%s tokens)." % comparison["long_output_len"]
+                    if comparison.get("long_output_len") is not None else (comparison.get("note") or ""))
+    long_rows = []
+    for row in comparison["long"]:
+        metrics = row["metrics"]
+        long_rows.append([cell(row["host"]), cell(row["workload"]), cell(str(row["max_concurrency"])),
+                          side_cell(metrics["output_throughput"], "sglang"), side_cell(metrics["output_throughput"], "vllm"),
+                          ratio_cell(metrics["output_throughput"]), ratio_cell(metrics["tpot_mean_ms"]), ratio_cell(metrics["tpot_p99_ms"])])
+    tables.append(("Long generations", Table(["Host", "Workload", "Conc.", "SGLang out tok/s", "vLLM out tok/s", "Ratio",
+                                              "Mean TPOT ratio", "P99 TPOT ratio"], long_rows, long_caption)))
+    return tables
+
+
+def _accuracy_table(summary):
+    rows = []
+    for host, data in summary["hosts"].items():
+        for entry in data.get("accuracy", []):
+            note = "SIMULATED: simulator answers, meaningless, not a model score" if entry.get("simulated") else ""
+            rows.append([cell(host), cell(entry.get("task") or "n/a"),
+                         cell(fmt(entry.get("accuracy"), 3), "simulated" if entry.get("simulated") else None),
+                         cell(fmt(entry.get("latency"))), cell(fmt(entry.get("num_requests"))),
+                         cell("%s:%s" % (entry.get("source_file"), entry.get("source_line"))), cell(note, "simulated" if note else None)])
+    return Table(["Host", "Task", "Accuracy", "Latency s", "Requests", "Source", "Note"], rows)
+
+
+def _regression_table(summary):
+    rows = []
+    for entry in summary.get("regressions") or []:
+        rows.append([cell(entry["host"]), cell(entry["engine"] or "n/a"), cell(entry["workload"]), cell(entry["point"]), cell(entry["metric"]),
+                     cell(fmt(entry["baseline"])), cell(fmt(entry["current"]), "failed"),
+                     cell("n/a" if entry["change_pct"] is None else "%+.1f%%" % entry["change_pct"]),
+                     cell("n/a" if entry["limit_pct"] is None else "%+.1f%%" % entry["limit_pct"])])
+    return Table(["Host", "Engine", "Workload", "Point", "Metric", "Baseline", "Current", "Change", "Limit"], rows)
+
+
+def build_document(summary, records, plots):
+    """The report's content, shared by report.md and report.html."""
+    doc = Document(summary["title"])
+    if summary.get("simulated"):
+        hosts = ", ".join(summary.get("simulated_hosts") or []) or "some hosts"
+        doc.add("banner", SIMULATED_TEXT % hosts)
+    counts = summary["counts"]
+    doc.add("p", "%d run(s) on %d host(s), engines: %s. Failed runs: %d. Accuracy entries: %d. Skipped inputs: %d." % (
+        counts["runs"], counts["hosts"], ", ".join(summary.get("engines") or []) or "none", counts["failed_runs"],
+        counts["accuracy_entries"], counts["skipped_inputs"]))
+    doc.add("p", "Cells: 'failed' = the run completed no request; 'missing' = no run at that point; 'n/a' = the run did not report that value.")
+
+    doc.add("h2", "Knee (best concurrency within the SLA)")
+    doc.add("table", _knee_table(summary))
+
+    if summary.get("baseline") is not None:
+        base = summary["baseline"]
+        doc.add("h2", "Regression gate")
+        doc.add("p", "Baseline %s: %d load point(s) compared; limits: output throughput drop > %s%%, P99 rise > %s%%." % (
+            base["path"], base["compared_points"], fmt(base["max_throughput_drop_pct"], 1), fmt(base["max_p99_rise_pct"], 1)))
+        if summary.get("regressions"):
+            doc.add("banner", "REGRESSION: %d finding(s) against the baseline." % len(summary["regressions"]))
+            doc.add("table", _regression_table(summary))
+        else:
+            doc.add("p", "No regression against the baseline.")
+
+    doc.add("h2", "Runs per host")
+    for host in summary["hosts"]:
+        doc.add("h3", host)
+        rows = host_run_rows(records, host)
+        if rows:
+            doc.add("table", Table([title for title, _field in RUN_COLUMNS], rows))
+        else:
+            doc.add("p", "No benchmark runs on this host.")
+
+    if summary.get("cluster"):
+        doc.add("h2", "Cluster (sum over hosts)")
+        doc.add("table", _cluster_table(summary))
+
+    comparison = summary.get("comparison")
+    doc.add("h2", "SGLang vs vLLM")
+    if comparison is None:
+        doc.add("p", "Only one engine was measured; no comparison.")
+    elif not comparison["rows"]:
+        doc.add("p", comparison.get("note") or "No common workload.")
+    else:
+        for title, table in _compare_tables(comparison):
+            doc.add("h3", title)
+            doc.add("table", table)
+
+    doc.add("h2", "Accuracy")
+    accuracy = _accuracy_table(summary)
+    if accuracy.rows:
+        if any(row[-1]["text"] for row in accuracy.rows):
+            doc.add("banner", "Accuracy marked SIMULATED comes from the simulator's canned answers: it is meaningless and is not a model score.")
+        doc.add("table", accuracy)
+    else:
+        doc.add("p", "No accuracy results.")
+
+    details = [[cell(record["host"]), cell(record["run"]), cell(record.get("command") or "n/a"), cell(record.get("server_flags") or "n/a")]
+               for record in records if record.get("command") or record.get("server_flags")]
+    if details:
+        doc.add("h2", "Commands")
+        doc.add("table", Table(["Host", "Run", "Benchmark command", "Server flags"], details))
+
+    doc.add("h2", "Plots")
+    if plots:
+        for name, _data, caption in plots:
+            doc.add("img", name, caption)
+    else:
+        doc.add("p", "No runs with a max concurrency to plot.")
+
+    doc.add("h2", "Skipped inputs")
+    if summary.get("skipped"):
+        doc.add("list", ["%s%s: %s" % (item["file"], "" if item["line"] is None else ":%s" % item["line"], item["error"])
+                         for item in summary["skipped"]])
+    else:
+        doc.add("p", "None.")
+    return doc
+
+
+# --------------------------------------------------------------------------- Markdown
+
+def _md_escape(text):
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _md_cell(item):
+    text = _md_escape(item["text"])
+    if item.get("kind") in ("failed", "missing", "simulated"):
+        return "**%s**" % text
+    return text
+
+
+def render_markdown(doc):
+    out = ["# %s" % doc.title, ""]
+    for block in doc.blocks:
+        kind = block[0]
+        if kind in ("h2", "h3"):
+            out += ["%s %s" % ("##" if kind == "h2" else "###", block[1]), ""]
+        elif kind == "p":
+            out += [block[1], ""]
+        elif kind == "banner":
+            out += ["> **%s**" % block[1], ""]
+        elif kind == "table":
+            table = block[1]
+            out.append("| " + " | ".join(_md_escape(header) for header in table.headers) + " |")
+            out.append("|" + "|".join("---" for _header in table.headers) + "|")
+            for row in table.rows:
+                out.append("| " + " | ".join(_md_cell(item) for item in row) + " |")
+            out.append("")
+            if table.caption:
+                out += ["_%s_" % table.caption, ""]
+        elif kind == "img":
+            out += ["![%s](%s)" % (block[2], block[1]), "", "_%s_" % block[2], ""]
+        elif kind == "list":
+            out += ["- %s" % _md_escape(item) for item in block[1]]
+            out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+# --------------------------------------------------------------------------- HTML
+
+HTML_STYLE = """
+body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 1.5em; color: #222; background: #fff; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.3em; border-bottom: 1px solid #ccc; margin-top: 1.6em; } h3 { font-size: 1.1em; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.85em; }
+th, td { border: 1px solid #bbb; padding: 0.25em 0.5em; text-align: left; white-space: nowrap; }
+th { background: #eef1f5; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+caption { caption-side: bottom; font-style: italic; font-size: 0.9em; text-align: left; padding-top: 0.3em; }
+td.failed { background: #fbdada; color: #900; font-weight: bold; }
+td.missing { background: #eee; color: #666; font-style: italic; }
+td.partial { background: #fff2cc; }
+td.none { color: #900; }
+td.simulated { background: #fff2cc; color: #7a4b00; font-weight: bold; }
+.banner { border: 3px solid #c00; background: #ffecec; color: #900; padding: 0.8em; font-weight: bold; margin: 1em 0; }
+figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption { font-size: 0.9em; color: #444; }
+.scroll { overflow-x: auto; }
+"""
+
+
+_NUMERIC = re.compile(r"^(?:[-+]?\d[\d.]*(?:x|%)?|inf|n/a|failed|missing)$")
+
+
+def _esc(text):
+    return _html_escape(str(text), quote=True)
+
+
+def render_html(doc, images):
+    """The report page; ``images`` maps plot file names to PNG bytes (embedded as data URIs)."""
+    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">', "<title>%s</title>" % _esc(doc.title),
+           "<style>%s</style>" % HTML_STYLE, "</head>", "<body>", "<h1>%s</h1>" % _esc(doc.title)]
+    for block in doc.blocks:
+        kind = block[0]
+        if kind in ("h2", "h3"):
+            out.append("<%s>%s</%s>" % (kind, _esc(block[1]), kind))
+        elif kind == "p":
+            out.append("<p>%s</p>" % _esc(block[1]))
+        elif kind == "banner":
+            out.append('<div class="banner" role="alert">%s</div>' % _esc(block[1]))
+        elif kind == "table":
+            table = block[1]
+            out.append('<div class="scroll"><table>')
+            if table.caption:
+                out.append("<caption>%s</caption>" % _esc(table.caption))
+            out.append("<thead><tr>%s</tr></thead>" % "".join("<th>%s</th>" % _esc(header) for header in table.headers))
+            out.append("<tbody>")
+            for row in table.rows:
+                cells = []
+                for item in row:
+                    classes = [item["kind"]] if item.get("kind") else []
+                    if _NUMERIC.match(item["text"]):
+                        classes.append("num")
+                    css = ' class="%s"' % " ".join(classes) if classes else ""
+                    cells.append("<td%s>%s</td>" % (css, _esc(item["text"])))
+                out.append("<tr>%s</tr>" % "".join(cells))
+            out.append("</tbody></table></div>")
+        elif kind == "img":
+            data = base64.b64encode(images[block[1]]).decode("ascii")
+            out.append('<figure><img src="data:image/png;base64,%s" alt="%s"><figcaption>%s</figcaption></figure>' % (
+                data, _esc(block[2]), _esc(block[2])))
+        elif kind == "list":
+            out.append("<ul>%s</ul>" % "".join("<li>%s</li>" % _esc(item) for item in block[1]))
+    out += ["</body>", "</html>"]
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- CSV and JSON
+
+def render_csv(records):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(RECORD_FIELDS)
+    for record in sorted(records, key=lambda item: (str(item.get("host")), item.get("source_file") or "", item.get("source_line") or 0, item.get("run") or "")):
+        row = []
+        for field in RECORD_FIELDS:
+            value = record.get(field)
+            if value is None:
+                row.append("")
+            elif isinstance(value, list):
+                row.append(";".join(str(item) for item in value))
+            elif isinstance(value, bool):
+                row.append("true" if value else "false")
+            elif isinstance(value, float):
+                row.append("inf" if math.isinf(value) else repr(value))
+            else:
+                row.append(str(value))
+        writer.writerow(row)
+    return buffer.getvalue()
+
+
+def render_json(summary):
+    return json.dumps(summary, indent=2, sort_keys=False, allow_nan=False) + "\n"
+
+
+def render_files(summary, with_plots=True):
+    """Every output file as {name: bytes}, built from the summary document alone."""
+    records = records_from_summary(summary)
+    plots = all_plots(records, summary) if with_plots else []
+    doc = build_document(summary, records, plots)
+    files = {
+        SUMMARY_FILE: render_json(summary).encode("utf-8"),
+        CSV_FILE: render_csv(records).encode("utf-8"),
+        MARKDOWN_FILE: render_markdown(doc).encode("utf-8"),
+        HTML_FILE: render_html(doc, dict((name, data) for name, data, _caption in plots)).encode("utf-8"),
+    }
+    for name, data, _caption in plots:
+        files[name] = data
+    return files
+
+
+# --------------------------------------------------------------------------- writing
+
+def _same_content(path, data):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read() == data
+    except (IOError, OSError):
+        return False
+
+
+def write_files(output_dir, files, check_mode=False):
+    """Write files whose content differs, atomically. Returns the names that changed (or would)."""
+    changed = []
+    for name in sorted(files):
+        path = os.path.join(output_dir, name)
+        if _same_content(path, files[name]):
+            continue
+        changed.append(name)
+        if check_mode:
+            continue
+        if not os.path.isdir(output_dir):
+            os.makedirs(output_dir)
+        handle, temp_path = tempfile.mkstemp(prefix=".%s." % name, dir=output_dir)
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(files[name])
+            os.chmod(temp_path, 0o644)
+            os.replace(temp_path, path)
+        except Exception:
+            if os.path.exists(temp_path):
+                os.unlink(temp_path)
+            raise
+    return changed
