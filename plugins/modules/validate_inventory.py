@@ -32,10 +32,11 @@ attributes:
     support: none
     description: Nothing to diff.
   platform:
+    support: full
     platforms: all
     description: Runs on the controller.
 author:
-  - npu.sglang maintainers
+  - npu.sglang maintainers (@npu-sglang)
 """
 
 EXAMPLES = r"""

@@ -1,2 +1,3 @@
 """Fixtures of the integration tests (helpers live in simtest.py)."""
-from simtest import sim_image  # noqa: F401  (re-exported as a fixture)
+# Re-exported here so that pytest finds the fixture.
+from simtest import sim_image  # noqa: F401 pylint: disable=unused-import

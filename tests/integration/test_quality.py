@@ -55,6 +55,6 @@ def test_ansible_test_sanity(tmp_path):
     env = dict(os.environ, PATH=os.path.dirname(tool("python")) + os.pathsep + os.environ["PATH"])
     proc = subprocess.run([tool("ansible-test"), "sanity", "--venv", "--requirements",
                            "--python", "3.11", "--color", "no"], cwd=dest, env=env, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1800)
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1800, check=False)
     errors = [line for line in proc.stdout.splitlines() if line.startswith("ERROR")]
     assert proc.returncode == 0, "\n".join(errors[:200]) or proc.stdout[-20000:]

@@ -1,14 +1,12 @@
 """The simulated cluster end to end: bring it up, run site.yml twice, look inside, tear down."""
-import json
 import os
 import re
-import subprocess
 import sys
 import time
 
 import pytest
 
-from simtest import ROOT, SIMCTL, run, tool
+from simtest import SIMCTL, run, tool
 
 NODES = int(os.environ.get("NPU_SIM_NODES", "3"))
 CHIPS = int(os.environ.get("NPU_SIM_CHIPS", "8"))

@@ -116,7 +116,7 @@ def test_r03_a3_sixteen_chips_two_per_npu():
     result = parse_info(read(R03))
     assert result['npu_smi_version'] == '24.1.rc3.5'
     assert result['count'] == 16
-    assert column(result, 'npu_id') == [n for n in range(8) for _ in (0, 1)]
+    assert column(result, 'npu_id') == [n for n in range(8) for chip in (0, 1)]
     assert column(result, 'chip_id') == [0, 1] * 8
     assert column(result, 'device_id') == list(range(16))
     assert column(result, 'name') == ['Ascend910'] * 16
@@ -450,7 +450,7 @@ def emulate(tmp_path, config, *args):
         path.write_text(json.dumps(config))
         env['NPU_SIM_CONFIG'] = str(path)
     return subprocess.run([sys.executable, EMULATOR] + list(args), env=env, capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, check=False)
 
 
 def test_emulator_is_an_executable_python3_script():
@@ -523,7 +523,7 @@ def test_emulator_sixteen_chips_a3_layout(tmp_path):
     assert 'Chip  Phy-ID' in proc.stdout
     result = parse_info(proc.stdout)
     assert result['count'] == 16
-    assert column(result, 'npu_id') == [n for n in range(8) for _ in (0, 1)]
+    assert column(result, 'npu_id') == [n for n in range(8) for chip in (0, 1)]
     assert column(result, 'chip_id') == [0, 1] * 8
     assert column(result, 'device_id') == list(range(16))
     assert column(result, 'bus_id') == A3_BUS
