@@ -1,6 +1,7 @@
 """The simulated cluster end to end: bring it up, run site.yml twice, look inside, tear down."""
 import os
 import re
+import shutil
 import sys
 import time
 
@@ -57,12 +58,98 @@ def test_ansible_reaches_every_node_over_ssh(cluster):
         assert re.search(r"^%s \| CHANGED" % re.escape(node), out, re.M), out
 
 
-def test_site_converges_then_is_idempotent(cluster):
-    first = run([tool("ansible-playbook"), "site.yml", "-i", "inventories/sim"], timeout=3600)
-    stats = recap(first.stdout)
-    assert set(cluster["nodes"]) <= set(stats), first.stdout[-5000:]
+IMAGE_CACHE = os.path.join(os.environ.get("NPU_SIM_STATE", os.path.join(os.path.dirname(SIMCTL), "..", "..", ".sim")),
+                           "e2e-image-cache")
+
+
+def playbook(*args, timeout=3600, check=True):
+    # A controller image cache of its own, so that "exactly one build" holds on every run.
+    return run([tool("ansible-playbook"), "-i", "inventories/sim", "-e", "sglang_build_cache_dir=" + IMAGE_CACHE]
+               + list(args), timeout=timeout, check=check)
+
+
+def included_for(output, tasks_file):
+    """Hosts an include_tasks of tasks_file ran for."""
+    hosts = []
+    for line in output.splitlines():
+        match = re.match(r"^included: \S*/%s for (.*?)(?: => .*)?$" % re.escape(tasks_file), line)
+        if match:
+            hosts += [h.strip() for h in match.group(1).split(",")]
+    return hosts
+
+
+def unit_started_at(node, unit="npu-sglang@main.service"):
+    return run(["docker", "exec", node, "systemctl", "show", "-p", "ActiveEnterTimestampMonotonic",
+                "--value", unit]).stdout.strip()
+
+
+def generate(node, port=30000):
+    out = run(["docker", "exec", node, "curl", "-sf", "-m", "60", "http://127.0.0.1:%d/generate" % port,
+               "-H", "Content-Type: application/json",
+               "-d", '{"text": "The capital of France is", "sampling_params": {"max_new_tokens": 8}}'],
+              check=False)
+    return out.returncode, out.stdout
+
+
+@pytest.fixture(scope="module")
+def deployed(cluster):
+    shutil.rmtree(IMAGE_CACHE, ignore_errors=True)
+    first = playbook("site.yml")
+    second = playbook("site.yml")
+    return {"first": first.stdout, "second": second.stdout}
+
+
+def test_site_deploys_with_exactly_one_build(cluster, deployed):
+    stats = recap(deployed["first"])
+    assert set(cluster["nodes"]) <= set(stats), deployed["first"][-5000:]
     assert all(s["failed"] == 0 and s["unreachable"] == 0 for s in stats.values()), stats
-    second = run([tool("ansible-playbook"), "site.yml", "-i", "inventories/sim"], timeout=3600)
-    stats = recap(second.stdout)
+    builders = included_for(deployed["first"], "sglang_build/tasks/build.yml")
+    assert builders == [cluster["nodes"][0]], "builds: %s\n%s" % (builders, deployed["first"][-5000:])
+    for node in cluster["nodes"]:
+        code, body = generate(node)
+        assert code == 0 and '"text"' in body, (node, code, body)
+        assert run(["docker", "exec", node, "systemctl", "is-enabled", "npu-sglang@main"]).stdout.strip() == "enabled"
+
+
+def test_second_run_changes_builds_and_transfers_nothing(cluster, deployed):
+    stats = recap(deployed["second"])
     changed = dict((h, s["changed"]) for h, s in stats.items() if s["changed"])
-    assert not changed, "second run changed something: %s\n%s" % (changed, second.stdout[-8000:])
+    assert not changed, "second run changed something: %s\n%s" % (changed, deployed["second"][-8000:])
+    assert not included_for(deployed["second"], "sglang_build/tasks/build.yml")
+    assert "already built: nothing to do" in deployed["second"]
+    # Distribution: no save, copy or load ran.
+    for task in ("Save and compress the image on the builder", "Copy the archive to the node", "Load the image"):
+        assert not re.search(r"TASK \[[^\]]*: %s\]" % re.escape(task), deployed["second"]), task
+
+
+def test_killed_server_comes_back_without_ansible(cluster, deployed):
+    node = cluster["nodes"][-1]
+    before = unit_started_at(node)
+    run(["docker", "exec", node, "systemctl", "kill", "-s", "KILL", "npu-sglang@main"])
+    deadline = time.time() + 120
+    code = None
+    while time.time() < deadline:
+        time.sleep(3)
+        if unit_started_at(node) != before:
+            code, _body = generate(node)
+            if code == 0:
+                break
+    assert code == 0, "npu-sglang@main on %s did not come back healthy within 120 s" % node
+    print("killed server on %s healthy again after %.0fs" % (node, 120 - (deadline - time.time())))
+
+
+def test_changed_flag_restarts_exactly_that_unit(cluster, deployed, tmp_path):
+    target = cluster["nodes"][1]
+    extra = tmp_path / "hosts.yml"
+    extra.write_text("all:\n  children:\n    npu_nodes:\n      hosts:\n        %s:\n"
+                     "          sglang_service_mem_fraction_static: 0.85\n" % target)
+    before = dict((n, unit_started_at(n)) for n in cluster["nodes"])
+    out = playbook("-i", str(extra), "playbooks/serve.yml").stdout
+    after = dict((n, unit_started_at(n)) for n in cluster["nodes"])
+    restarted = sorted(n for n in cluster["nodes"] if before[n] != after[n])
+    assert restarted == [target], (restarted, out[-5000:])
+    stats = recap(out)
+    assert [h for h, s in stats.items() if s["changed"]] == [target], stats
+    assert "--mem-fraction-static 0.85" in run(["docker", "exec", target, "cat", "/etc/npu-sglang/main.run"]).stdout
+    # And back: only that unit again.
+    playbook("playbooks/serve.yml")
