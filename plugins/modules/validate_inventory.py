@@ -13,9 +13,20 @@ module: validate_inventory
 short_description: Validate a host's npu.sglang variables on the controller
 version_added: "0.1.0"
 description:
-  - Checks every variable the host sets against the argument specs of every role of the
-    collection (type, choices, elements), then cross-field rules (stack versions that must match,
-    chip ids unique and on the board, shm size format).
+  - Checks every variable the host sets (inventory, group and host variables, extra vars) against
+    the argument specs of every role of the collection (type, choices, elements, the keys of
+    each C(sglang_service_instances) entry).
+  - Then checks the host's effective values (what it sets, else the role default templated with
+    its variables) against cross-field rules, among them tensor parallel size against the chips in
+    use, chip ids unique and on the board wherever they are given (C(ASCEND_RT_VISIBLE_DEVICES)
+    included), max_total_tokens against the ascend backend's page size, backend against device,
+    known quantizations, the stack profile and its versions (torch equal to torch_npu, Python 3.11
+    for the seed stack), shm sizes, ports and chips of the servers of one host, multi-node groups,
+    benchmark sweep and SLA settings, image names, git refs, the model path, and an API key when
+    authentication is required.
+  - An C(sglang_service_instances) entry's setting is its own key, else the role variable
+    C(sglang_service_<key>).
+  - Secret values (API keys) are never shown.
   - Runs only on the controller; no module is sent to the host, so a bad value fails before any
     host is contacted.
   - Fails with one line per problem naming the host, the variable, the value and the fix.

@@ -1,72 +1,166 @@
-"""The validation play: bad values fail on the controller, naming host, variable, value and fix."""
-import json
+"""The validation action on one host's variables: argument specs on what the host sets, role
+defaults templated with the host's variables, then the cross-field rules.
+
+Runs the action's own code (validate_host) with a real Templar, as the action does; the
+ansible-playbook runs are in tests/integration/test_bad_input.py.
+"""
 import os
-import subprocess
-import sys
 
 import pytest
+import yaml
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
 
-from ansible_collections.npu.sglang.plugins.action.validate_inventory import check_specs, load_role_specs, load_stacks
-from ansible_collections.npu.sglang.plugins.module_utils.config_rules import check_rules, shm_bytes
+from ansible_collections.npu.sglang.plugins.action.validate_inventory import (
+    EXTRA_VARIABLES,
+    load_role_defaults,
+    load_role_specs,
+    load_stacks,
+    validate_host,
+)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
-BIN = os.path.dirname(sys.executable)
+MODEL = {"sglang_service_model_path": "/data/models/Qwen3-8B"}
+GROUPS = {"all": ["h1", "h2"], "npu_nodes": ["h1", "h2"], "pair": ["h1", "h2"]}
 
 
-def problems(values):
+def host_vars(**variables):
+    """task_vars as the inventory gives them: strings trusted as templates, magic variables set."""
+    out = {"inventory_hostname": "h1", "groups": GROUPS, "group_names": ["npu_nodes", "pair"],
+           "ansible_play_hosts_all": ["h1", "h2"]}
+    for name, value in variables.items():
+        out[name] = trust_as_template(value) if isinstance(value, str) else value
+    return out
+
+
+def validate(**variables):
+    problems, values = validate_host("h1", host_vars(**variables), Templar(loader=DataLoader(), variables={}))
+    return [p.render("h1") for p in problems], values
+
+
+def problem_lines(**variables):
+    return validate(**variables)[0]
+
+
+def host_values(**variables):
+    return validate(**variables)[1]
+
+
+def test_role_defaults_with_a_model_path_are_valid():
+    lines, values = validate(**MODEL)
+    assert lines == []
+    assert values.set_names == ["sglang_service_model_path"]
+
+
+def test_role_defaults_alone_lack_only_the_model():
+    lines = problem_lines()
+    assert len(lines) == 1 and lines[0].startswith("host h1: sglang_service_model_path = '': "), lines
+
+
+def test_templated_defaults_follow_the_host_variables():
+    # docker_npu_devices and sglang_service_devices/tp are templates over docker_npu_board_chips.
+    lines, values = validate(docker_npu_board_chips=16, **MODEL)
+    assert lines == []
+    assert values["docker_npu_devices"] == list(range(16))
+    assert values["sglang_service_tp"] == 16
+    assert "sglang_service_tp" in values.derived and "sglang_service_tp" not in values.set_names
+    lines = problem_lines(docker_npu_board_chips=16, sglang_service_tp=32, **MODEL)
+    assert lines == ["host h1: sglang_service_tp = 32: server main: tp 32 is larger than the 16 chips in use. "
+                     "Fix: set sglang_service_tp to at most 16, or give the server more chips (sglang_service_devices)"]
+
+
+def test_host_values_may_use_role_defaults_and_are_checked_templated():
+    lines, values = validate(sglang_service_tp="{{ docker_npu_board_chips // 2 }}", **MODEL)
+    assert lines == [] and values["sglang_service_tp"] == 4
+    lines = problem_lines(sglang_service_tp="{{ docker_npu_board_chips - 5 }}", **MODEL)
+    assert lines and lines[0].startswith("host h1: sglang_service_tp = 3: server main: tp 3 does not divide"), lines
+
+
+def test_spec_errors_name_variable_value_and_fix():
+    lines = problem_lines(docker_npu_privileged="maybe", npu_preflight_min_free_gb="plenty", **MODEL)
+    assert any(line.startswith("host h1: docker_npu_privileged = 'maybe': ") and "Fix: set docker_npu_privileged to a bool"
+               in line for line in lines), lines
+    assert any(line.startswith("host h1: npu_preflight_min_free_gb = 'plenty': ") and "a float" in line
+               for line in lines), lines
+
+
+def test_a_spec_error_is_not_repeated_by_a_rule():
+    lines = problem_lines(sglang_service_quantization="fp8", **MODEL)
+    assert len(lines) == 1 and "must be one of" in lines[0] and "Fix: set sglang_service_quantization to one of ''" in lines[0]
+
+
+def test_instance_entries_are_checked_against_the_spec():
+    lines = problem_lines(sglang_service_instances=[{"name": "a", "prot": 1}], **MODEL)
+    assert any("sglang_service_instances" in line and "prot" in line and "Fix:" in line for line in lines), lines
+    lines = problem_lines(sglang_service_instances=[{"port": 1}], **MODEL)
+    assert any("required" in line and "name" in line for line in lines), lines
+
+
+def test_a_value_that_cannot_be_templated_is_a_problem():
+    lines = problem_lines(sglang_service_port="{{ no_such_variable }}", **MODEL)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("host h1: sglang_service_port = '{{ no_such_variable }}': cannot be templated")
+    assert "no_such_variable" in lines[0] and "Fix:" in lines[0]
+
+
+def test_a_value_equal_to_the_default_is_not_counted_as_set():
+    # Imported roles (npu_stack in the validation play) expose their defaults as play variables.
+    values = host_values(npu_stack_profile="seed", npu_stack_overrides={}, **MODEL)
+    assert values.set_names == ["sglang_service_model_path"]
+
+
+def test_variables_of_roles_without_specs_are_validated_when_set():
+    assert EXTRA_VARIABLES.match("sglang_build_sglang_ref") and EXTRA_VARIABLES.match("sglang_bench_sla")
+    lines, values = validate(sglang_build_sglang_ref="a b", **MODEL)
+    assert "sglang_build_sglang_ref" in values.set_names
+    assert lines == ["host h1: sglang_build_sglang_ref = 'a b': a git ref cannot contain white space. "
+                     "Fix: give a branch, tag or commit id without spaces"]
+
+
+def test_multi_node_uses_the_inventory_groups():
+    lines = problem_lines(sglang_service_node_group="pair", sglang_service_tp=16, **MODEL)
+    assert lines == []
+    lines = problem_lines(sglang_service_node_group="pair", sglang_service_tp=16,
+                          sglang_service_extra_args=["--nnodes", "4"], **MODEL)
+    assert len(lines) == 1 and "--nnodes 4 does not match the 2 node(s) of group pair" in lines[0], lines
+
+
+def test_secrets_stay_out_of_the_result():
+    secret = "sk-planted-0123456789"
+    variables = host_vars(sglang_service_instances=[{"name": "a", "api_key": secret, "port": "http"}], **MODEL)
+    problems = validate_host("h1", variables, Templar(loader=DataLoader(), variables={}))[0]
+    assert problems
+    assert secret not in repr([p.as_dict() for p in problems]) + "".join(p.render("h1") for p in problems)
+
+
+def test_every_role_default_passes_its_own_argument_spec():
+    """The specs describe the defaults: templated with a model path, every default fits its spec."""
     specs = load_role_specs()
-    ctx = {"host": "h1", "groups": {}, "group_names": [], "stacks": load_stacks(), "specs": specs}
-    return check_specs(specs, values) + check_rules(values, ctx)
+    values = host_values(**MODEL)
+    for role, options in specs.items():
+        provided = dict((k, values[k]) for k in options if k in values and values[k] is not None)
+        result = ArgumentSpecValidator(options).validate(provided)
+        assert result.error_messages == [], (role, result.error_messages)
 
 
-def test_defaults_are_valid():
-    assert problems({}) == []
+def test_the_service_spec_documents_every_default():
+    defaults = yaml.safe_load(open(os.path.join(ROOT, "roles", "sglang_service", "defaults", "main.yml"),
+                                   encoding="utf-8"))
+    options = load_role_specs()["sglang_service"]
+    assert set(options) == set(defaults)
+    for name, spec in options.items():
+        assert spec.get("description"), name
+        if "default" in spec:
+            assert spec["default"] == defaults[name], name
 
 
-@pytest.mark.parametrize("values, variable, words", [
-    ({"npu_stack_profile": "nightly"}, "npu_stack_profile", "seed"),
-    ({"npu_stack_overrides": {"torch_npu": "2.5.1"}}, "npu_stack_overrides", "same release"),
-    ({"npu_stack_overrides": {"python": "3.10"}}, "npu_stack_overrides", "Python 3.11"),
-    ({"npu_stack_overrides": {"sglang_ref": "my branch"}}, "npu_stack_overrides", "white space"),
-    ({"docker_npu_devices": [0, 1, 1]}, "docker_npu_devices", "more than once"),
-    ({"docker_npu_devices": [0, 8]}, "docker_npu_devices", "8-chip board"),
-    ({"docker_npu_devices": []}, "docker_npu_devices", "no chip"),
-    ({"docker_npu_shm_size": "lots"}, "docker_npu_shm_size", "unit"),
-    ({"docker_npu_shm_size": "64m"}, "docker_npu_shm_size", "IPC"),
-    ({"docker_npu_shm_size": "99999g"}, "docker_npu_shm_size", "16 TiB"),
-    ({"docker_npu_image": "  "}, "docker_npu_image", "empty"),
-    ({"docker_npu_privileged": "maybe"}, "docker_npu_privileged", "bool"),
-    ({"npu_preflight_min_free_gb": "plenty"}, "npu_preflight_min_free_gb", "float"),
-])
-def test_bad_values_are_named_with_a_fix(values, variable, words):
-    found = problems(values)
-    assert found, "no problem reported for %r" % values
-    text = " ".join(p.render("h1") for p in found)
-    assert variable in text and words in text and "Fix:" in text, text
+@pytest.mark.parametrize("loader", [load_role_specs, load_role_defaults, load_stacks])
+def test_the_collection_data_loads(loader):
+    assert loader()
 
 
-def test_shm_sizes():
-    assert shm_bytes("1000g") == 1000 * 1024 ** 3
-    assert shm_bytes("16G") == 16 * 1024 ** 3
-    assert shm_bytes("512") == 512
-    assert shm_bytes("1.5g") is None
-    assert shm_bytes("-1g") is None
-
-
-def test_site_fails_in_validation_before_contacting_hosts(tmp_path):
-    # The hosts are on TEST-NET-1 (nothing answers there): had Ansible tried to reach them, the
-    # failure would be "unreachable", not the validation message.
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(json.dumps({"all": {"children": {"npu_nodes": {"hosts": {
-        "good-node": {"ansible_host": "192.0.2.1"},
-        "bad-node": {"ansible_host": "192.0.2.2", "docker_npu_devices": [0, 0, 9]},
-    }}}}}))
-    proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "site.yml", "-i", str(inventory)],
-                          cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
-                                   ANSIBLE_FORCE_COLOR="0"), timeout=300, check=False)
-    out = proc.stdout
-    assert proc.returncode != 0, out
-    assert "host bad-node: docker_npu_devices = [0, 0, 9]" in out, out
-    assert "Fix:" in out
-    assert "UNREACHABLE" not in out and "Gather the NPU facts" not in out, out
+def test_the_stack_profile_choices_are_the_stack_files():
+    """npu_stack's spec lists the profiles; a new file under vars/stacks/ must be listed too."""
+    choices = load_role_specs()["npu_stack"]["npu_stack_profile"]["choices"]
+    assert sorted(choices) == sorted(load_stacks())
