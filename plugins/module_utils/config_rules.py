@@ -220,15 +220,17 @@ def instance_settings(instance, values):
     For every key K of INSTANCE_KEYS the setting is instance[K] when the instance dict has the
     key K (even when its value is null or empty: the instance said so), else the role variable
     sglang_service_K from values (the host's effective variables). The instance's name is
-    instance["name"]. Nothing else is merged: no deep merge of env or extra_args, no defaults
-    derived from other instance keys (an instance that sets devices but not tp gets
-    sglang_service_tp, which by default counts sglang_service_devices, not the instance's chips).
-    roles/sglang_service/templates/instances.j2 implements the same rule in Jinja.
+    instance["name"]. One setting is derived: an instance that sets devices but not tp gets
+    tp = the number of its devices (a server on its own chips). Nothing else is merged: no deep
+    merge of env or extra_args. roles/sglang_service/templates/instances.j2 implements the same
+    rule in Jinja.
     """
     instance = instance if isinstance(instance, dict) else {}
     settings = {"name": instance.get("name")}
     for key in INSTANCE_KEYS:
         settings[key] = instance[key] if key in instance else values.get(INSTANCE_PREFIX + key)
+    if "tp" not in instance and isinstance(instance.get("devices"), list):
+        settings["tp"] = len(instance["devices"])
     return settings
 
 

@@ -131,8 +131,6 @@ BAD = [
     ("tp larger", {"sglang_service_tp": 16}, "sglang_service_tp", "16", "larger than the 8 chips"),
     ("tp not dividing", {"sglang_service_tp": 3}, "sglang_service_tp", "3", "does not divide the 8 chips"),
     ("tp zero", {"sglang_service_tp": 0}, "sglang_service_tp", "0", "not a positive whole number"),
-    ("instance tp", {"sglang_service_instances": [{"name": "a", "devices": [0, 1, 2, 3]}]},
-     "sglang_service_tp", "8", "server a: tp 8 is larger than the 4 chips"),
     ("instance tp own", {"sglang_service_instances": [{"name": "a", "devices": [0, 1, 2, 3], "tp": 8}]},
      "sglang_service_instances[0].tp", "8", "larger than the 4 chips"),
     ("page size", {"sglang_service_max_total_tokens": 64}, "sglang_service_max_total_tokens", "64", "page size 128"),
@@ -201,6 +199,8 @@ def test_each_mistake_is_named_with_value_and_fix(changes, variable, value, word
 
 
 GOOD = [
+    # A server on its own chips defaults to tp = its chip count, not the host's sglang_service_tp.
+    ("instance tp from its chips", {"sglang_service_instances": [{"name": "a", "devices": [0, 1, 2, 3]}]}),
     ("hub id with dummy weights", {"sglang_service_model_path": "Qwen/Qwen3-8B",
                                    "sglang_service_extra_args": ["--load-format", "dummy"]}),
     ("hub id with dummy weights (=)", {"sglang_service_model_path": "Qwen/Qwen3-8B",
