@@ -15,6 +15,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 display = Display()
+MARK = "@@npu.sglang.logged_job@@"
 
 ARGS = {
     "argv": {"type": "list", "elements": "str", "required": True},
@@ -52,7 +53,7 @@ class ActionModule(ActionBase):
         # The job outlives this connection: nohup + setsid, output and exit code in files
         # that stay on the host for a later look.
         start = ("mkdir -p %s && rm -f %s && : > %s && "
-                 "nohup setsid sh -c '%s >> %s 2>&1; echo $? > %s' >/dev/null 2>&1 &"
+                 "( nohup setsid sh -c '%s >> %s 2>&1; echo $? > %s' </dev/null >/dev/null 2>&1 & )"
                  % (shlex.quote(log.rsplit("/", 1)[0] or "/"), shlex.quote(rc_file),
                     shlex.quote(log), command.replace("'", "'\\''"), shlex.quote(log),
                     shlex.quote(rc_file)))
@@ -65,11 +66,12 @@ class ActionModule(ActionBase):
         last = ""
         while time.time() - began < args["timeout"]:
             time.sleep(min(args["interval"], 2) if time.time() - began < 10 else args["interval"])
-            rc, out, _err = self._sh("cat %s 2>/dev/null; echo '--'; tail -n 1 %s | cut -c1-160"
-                                     % (shlex.quote(rc_file), shlex.quote(log)))
-            code, _sep, line = out.partition("--\n")
+            rc, out, _err = self._sh("cat %s 2>/dev/null; echo '%s'; tail -n 1 %s | cut -c1-160"
+                                     % (shlex.quote(rc_file), MARK, shlex.quote(log)))
+            # The connection may hand back a terminal's \r\n.
+            code, _sep, line = out.replace("\r", "").partition(MARK + "\n")
             line = line.strip()
-            if code.strip():
+            if code.strip().isdigit():
                 exit_code = int(code.strip())
                 break
             if line and line != last:
@@ -79,6 +81,7 @@ class ActionModule(ActionBase):
                 last = line
         elapsed = round(time.time() - began, 1)
         _rc, tail, _err = self._sh("tail -n %d %s" % (args["tail_lines"], shlex.quote(log)))
+        tail = tail.replace("\r", "")
         result.update(log=log, elapsed_s=elapsed, tail=tail.splitlines(), rc=exit_code)
         if exit_code is None:
             result.update(failed=True, msg="%s did not finish within %ds; it goes on in the "
