@@ -612,12 +612,19 @@ def test_queueing_beyond_max_running_raises_ttft(start_server, model_dir):
     srv = start_server(["--model-path", model_dir],
                        env_extra={"SGLANG_SIM_MAX_RUNNING": 2, "SGLANG_SIM_TTFT_MS": 50,
                                   "SGLANG_SIM_TPOT_MS": 10})
-    results = concurrently(4, lambda i: _timed_stream(srv, "queue %d" % i, 10))
-    ttfts = sorted(r[0] for r in results)
-    # two run at once; the other two wait for a slot (50 + 9 * 10 ms) before their own 50 ms
-    assert ttfts[1] < 120, ttfts
-    assert ttfts[2] >= 175, ttfts
-    assert all(within(r[1], 10.0, slack=1.5) for r in results), results
+    # Two run at once; the other two wait for a slot (50 + 9 * 10 ms) before their own 50 ms.
+    # The queueing itself is asserted every round; a round whose timings a loaded machine
+    # disturbed (a late first token is followed by compressed gaps) is measured again.
+    rounds = []
+    for attempt in range(3):
+        results = concurrently(4, lambda i, a=attempt: _timed_stream(srv, "queue %d/%d" % (a, i), 10))
+        ttfts = sorted(r[0] for r in results)
+        assert ttfts[2] >= 175, ttfts
+        rounds.append(results)
+        if ttfts[1] < 120 and all(within(r[1], 10.0, slack=1.5) for r in results):
+            break
+    else:
+        pytest.fail("queued TTFT/TPOT never as configured: %s" % rounds)
 
 
 def test_max_running_requests_flag_caps_the_batch(start_server, model_dir):
