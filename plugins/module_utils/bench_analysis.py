@@ -9,6 +9,8 @@
 * cluster: output throughput summed over the hosts per engine, workload and concurrency;
 * comparison: SGLang/vLLM ratios when both engines ran the same workload on the same host;
 * regressions: throughput drops and P99 rises against a baseline ``summary.json``;
+* limits: per-run SLA limits (P99 TTFT, mean TPOT, P99 E2E, output throughput, completed
+  share) and the runs that break them;
 * ``build_summary``: everything above as the JSON-ready ``summary.json`` document.
 
 Missing and failed runs stay visible as such: a cell is ``{"state": "missing"}`` or
@@ -218,6 +220,7 @@ COMPARE_FIELDS = (
     ("ttft_p99_ms", "P99 TTFT ms"),
     ("tpot_p99_ms", "P99 TPOT ms"),
     ("itl_p99_ms", "P99 ITL ms"),
+    ("hbm_used_mb", "HBM used MB"),
 )
 
 
@@ -400,6 +403,92 @@ def check_regressions(records, baseline_records, max_throughput_drop_pct, max_p9
     return regressions, compared
 
 
+# --------------------------------------------------------------------------- SLA limits
+
+# limit name -> (record field, kind): "max" limits are upper bounds, "min" lower bounds.
+LIMITS = {
+    "ttft_p99_ms": ("ttft_p99_ms", "max"),
+    "tpot_mean_ms": ("tpot_mean_ms", "max"),
+    "e2e_p99_ms": ("e2e_p99_ms", "max"),
+    "min_output_throughput": ("output_throughput", "min"),
+    "min_completed_ratio": ("completed_ratio", "min"),
+}
+
+
+class LimitsError(ValueError):
+    """A limits dict with an unknown key or a value that is not a number >= 0."""
+
+
+def clean_limits(limits):
+    """The limits that are set, as floats; raise LimitsError naming a bad key or value."""
+    cleaned = {}
+    for key, value in (limits or {}).items():
+        if key not in LIMITS:
+            raise LimitsError("unknown SLA limit %r (known: %s)" % (key, ", ".join(sorted(LIMITS))))
+        if value is None or value == "":
+            continue
+        if isinstance(value, bool):
+            raise LimitsError("SLA limit %s must be a number >= 0, got %r" % (key, value))
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise LimitsError("SLA limit %s must be a number >= 0, got %r" % (key, value))
+        if math.isnan(number) or number < 0:
+            raise LimitsError("SLA limit %s must be a number >= 0, got %r" % (key, value))
+        if key == "min_completed_ratio" and number > 1:
+            raise LimitsError("SLA limit min_completed_ratio is a share of the prompts (0 to 1), got %r" % (value,))
+        cleaned[key] = number
+    return cleaned
+
+
+def check_limits(records, limits, engines=("sglang",)):
+    """Runs of the given engines that break a limit: one finding per run and limit.
+
+    A failed run breaks every limit it is checked against (it has no numbers to meet them); a
+    value the run did not report breaks nothing but is listed with ``kind`` ``unknown``.
+    """
+    limits = clean_limits(limits)
+    findings = []
+    if not limits:
+        return findings
+    for record in sorted(records, key=lambda item: (str(item.get("host")), _order(item))):
+        if engines and record.get("engine") not in engines:
+            continue
+        where = {"host": record.get("host"), "run": record.get("run"), "engine": record.get("engine"),
+                 "workload": workload_label(workload_of(record)), "max_concurrency": record.get("max_concurrency")}
+        failed = state_of(record) != "ok"
+        for name in sorted(limits):
+            field, kind = LIMITS[name]
+            if field == "completed_ratio":
+                requested = record.get("num_prompts")
+                completed = record.get("completed")
+                value = None if not requested or completed is None else completed / float(requested)
+                if failed and value is None:
+                    value = 0.0
+            else:
+                value = None if failed else record.get(field)
+            entry = dict(where)
+            entry.update({"limit": name, "bound": kind, "threshold": limits[name], "value": value})
+            if value is None:
+                if failed:
+                    entry["kind"] = "failed"
+                    findings.append(entry)
+                else:
+                    entry["kind"] = "unknown"
+                    findings.append(entry)
+                continue
+            broken = value > limits[name] if kind == "max" else value < limits[name]
+            if broken:
+                entry["kind"] = "failed" if failed else "violation"
+                findings.append(entry)
+    return findings
+
+
+def limit_violations(findings):
+    """The findings that fail the gate (``unknown`` values only warn)."""
+    return [item for item in findings if item.get("kind") != "unknown"]
+
+
 # --------------------------------------------------------------------------- summary document
 
 def _to_json_value(value):
@@ -441,7 +530,7 @@ def unique_run_ids(records):
 
 
 def build_summary(inputs, title, sla_ttft_ms, sla_tpot_ms, sla_stat="p99", baseline_records=None, baseline_path=None,
-                  max_throughput_drop_pct=5.0, max_p99_rise_pct=10.0):
+                  max_throughput_drop_pct=5.0, max_p99_rise_pct=10.0, limits=None, limits_engines=("sglang",)):
     """The whole analysis as one JSON-ready dict (``summary.json``); also used by the renderers."""
     records = unique_run_ids(list(inputs.runs))
     simulated_hosts = sorted(set(record["host"] for record in records if record.get("simulated")))
@@ -465,6 +554,8 @@ def build_summary(inputs, title, sla_ttft_ms, sla_tpot_ms, sla_stat="p99", basel
     compared = 0
     if baseline_records is not None:
         regressions, compared = check_regressions(records, baseline_records, max_throughput_drop_pct, max_p99_rise_pct)
+    limits = clean_limits(limits)
+    limit_findings = check_limits(records, limits, limits_engines)
     summary = {
         "schema": SUMMARY_SCHEMA,
         "title": title,
@@ -486,6 +577,8 @@ def build_summary(inputs, title, sla_ttft_ms, sla_tpot_ms, sla_stat="p99", basel
                      "max_throughput_drop_pct": max_throughput_drop_pct, "max_p99_rise_pct": max_p99_rise_pct}
         if baseline_records is not None else None,
         "regressions": regressions,
+        "limits": {"values": limits, "engines": list(limits_engines or []), "findings": limit_findings,
+                   "violations": len(limit_violations(limit_findings))} if limits else None,
         "skipped": sorted(inputs.skipped, key=lambda item: (item["file"], item["line"] or 0)),
     }
     return json_ready(summary)

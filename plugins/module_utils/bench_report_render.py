@@ -265,7 +265,29 @@ def _compare_tables(comparison):
                           ratio_cell(metrics["output_throughput"]), ratio_cell(metrics["tpot_mean_ms"]), ratio_cell(metrics["tpot_p99_ms"])])
     tables.append(("Long generations", Table(["Host", "Workload", "Conc.", "SGLang out tok/s", "vLLM out tok/s", "Ratio",
                                               "Mean TPOT ratio", "P99 TPOT ratio"], long_rows, long_caption)))
+    memory_rows = []
+    for row in comparison["rows"]:
+        entry = row["metrics"].get("hbm_used_mb")
+        if entry and (entry.get("sglang") is not None or entry.get("vllm") is not None):
+            memory_rows.append([cell(row["host"]), cell(row["workload"]), cell(str(row["max_concurrency"])),
+                                side_cell(entry, "sglang", 0), side_cell(entry, "vllm", 0), ratio_cell(entry)])
+    if memory_rows:
+        tables.append(("Memory use", Table(["Host", "Workload", "Conc.", "SGLang HBM MB", "vLLM HBM MB", "Ratio"], memory_rows,
+                                           "HBM in use on the server's chips while it served (npu-smi), summed over its chips.")))
     return tables
+
+
+def _limits_table(summary):
+    rows = []
+    for item in summary["limits"]["findings"]:
+        kind = item.get("kind")
+        rows.append([cell(item["host"]), cell(item["run"]), cell(item["limit"]),
+                     cell(("<= " if item["bound"] == "max" else ">= ") + fmt(item["threshold"])),
+                     cell("n/a" if item["value"] is None else fmt(item["value"], 3), "failed" if kind in ("violation", "failed") else None),
+                     cell(kind, "failed" if kind in ("violation", "failed") else None)])
+    return Table(["Host", "Run", "Limit", "Bound", "Value", "Finding"], rows,
+                 "Per-run SLA limits on the %s runs; 'unknown' = the run did not report that value (a warning)."
+                 % ", ".join(summary["limits"]["engines"] or ["all"]))
 
 
 def _accuracy_table(summary):
@@ -288,6 +310,13 @@ def _regression_table(summary):
                      cell("n/a" if entry["change_pct"] is None else "%+.1f%%" % entry["change_pct"]),
                      cell("n/a" if entry["limit_pct"] is None else "%+.1f%%" % entry["limit_pct"])])
     return Table(["Host", "Engine", "Workload", "Point", "Metric", "Baseline", "Current", "Change", "Limit"], rows)
+
+
+def _clip(text, limit, note="cut"):
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return "%s ... (%s)" % (text[:limit].rstrip(), note)
 
 
 def build_document(summary, records, plots):
@@ -315,6 +344,17 @@ def build_document(summary, records, plots):
             doc.add("table", _regression_table(summary))
         else:
             doc.add("p", "No regression against the baseline.")
+
+    if summary.get("limits"):
+        limits = summary["limits"]
+        doc.add("h2", "SLA limits")
+        doc.add("p", "Limits: %s." % ", ".join("%s %s" % (name, fmt(value)) for name, value in sorted(limits["values"].items())))
+        if limits["violations"]:
+            doc.add("banner", "SLA: %d violation(s) of the per-run limits." % limits["violations"])
+        if limits["findings"]:
+            doc.add("table", _limits_table(summary))
+        else:
+            doc.add("p", "Every run meets every limit.")
 
     doc.add("h2", "Runs per host")
     for host in summary["hosts"]:
@@ -349,7 +389,14 @@ def build_document(summary, records, plots):
     else:
         doc.add("p", "No accuracy results.")
 
-    details = [[cell(record["host"]), cell(record["run"]), cell(record.get("command") or "n/a"), cell(record.get("server_flags") or "n/a")]
+    errors = [[cell(record["host"]), cell(record["run"]), cell(_clip(record["error"], 600), "failed")]
+              for record in records if record.get("error")]
+    if errors:
+        doc.add("h2", "Failed runs")
+        doc.add("table", Table(["Host", "Run", "Error"], errors))
+
+    details = [[cell(record["host"]), cell(record["run"]), cell(record.get("command") or "n/a"),
+                cell(_clip(record.get("server_flags"), 800, "full list in the run's .meta.json") if record.get("server_flags") else "n/a")]
                for record in records if record.get("command") or record.get("server_flags")]
     if details:
         doc.add("h2", "Commands")

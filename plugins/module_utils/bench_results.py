@@ -12,7 +12,11 @@ Inputs understood:
   ``total_token_throughput``), also when several are appended one per line.
 * accuracy ``result.jsonl`` lines of sglang's ``benchmark/mmlu`` and ``benchmark/gsm8k``.
 * saved console output of either client: every "Serving Benchmark Result" block of a file
-  becomes a run, whatever the version's lines and padding.
+  becomes a run, whatever the version's lines and padding. A console file is read only when no
+  JSON result of the same run (same directory and file stem) exists.
+* ``<run>.meta.json`` beside a result: the command, the server flags and what the run asked for.
+  A meta file whose ``status`` is ``failed`` and whose result is absent or unreadable becomes a
+  failed run (its ``error`` says why), so a run that crashed shows as failed, never as zero.
 
 Every run becomes a plain dict with the keys of ``RECORD_FIELDS``. A value the input does not
 carry is ``None``, never ``0``. A run that completed no request has ``status`` ``failed`` and no
@@ -38,7 +42,8 @@ _IDENTITY_FIELDS = ("host", "run", "engine", "backend", "status", "simulated", "
                     "max_concurrency", "request_rate", "num_prompts", "completed", "failed", "duration")
 _DETAIL_FIELDS = ("random_input_len", "random_output_len", "total_input_tokens", "total_output_tokens",
                   "achieved_concurrency", "accept_length", "peak_output_throughput", "peak_concurrent_requests",
-                  "source_file", "source_line", "source_format", "derived", "command", "server_flags")
+                  "source_file", "source_line", "source_format", "derived", "command", "server_flags",
+                  "hbm_used_mb", "run_id", "error")
 RECORD_FIELDS = _IDENTITY_FIELDS + THROUGHPUT_FIELDS + LATENCY_FIELDS + _DETAIL_FIELDS
 ACCURACY_FIELDS = ("host", "task", "accuracy", "latency", "num_requests", "backend", "simulated", "source_file", "source_line")
 
@@ -466,8 +471,18 @@ def apply_meta(record, meta):
     if isinstance(flags, list):
         flags = " ".join(str(part) for part in flags)
     elif isinstance(flags, dict):
-        flags = " ".join("%s=%s" % (key, flags[key]) for key in sorted(flags))
+        # A /server_info dump lists every setting; unset and off ones say nothing.
+        flags = " ".join("%s=%s" % (key, json.dumps(flags[key]) if isinstance(flags[key], (dict, list)) else flags[key])
+                         for key in sorted(flags) if flags[key] not in (None, False, "", [], {}))
     record["server_flags"] = _text(flags)
+    if meta.get("hbm_used_mb") is not None:
+        try:
+            record["hbm_used_mb"] = _number(meta.get("hbm_used_mb"), "meta", None, "hbm_used_mb")
+        except BenchParseError:
+            pass
+    record["run_id"] = _text(meta.get("run_id")) or record.get("run_id")
+    if _text(meta.get("error")) and record.get("error") is None:
+        record["error"] = _text(meta.get("error"))
     if _text(meta.get("host")):
         record["host"] = _text(meta.get("host"))
     if _text(meta.get("run")):
@@ -613,8 +628,36 @@ def _inside(path, directory):
     return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
 
 
+def record_from_meta(meta, host, display):
+    """The failed run a ``.meta.json`` describes when its result is absent or unreadable."""
+    record = new_record()
+    record["run"] = _stem(display)
+    record["host"] = host
+    record["source_file"] = display
+    record["source_format"] = "meta"
+    record["engine"] = _text(meta.get("engine"))
+    record["completed"] = 0
+    apply_meta(record, meta)
+    if record.get("error") is None:
+        record["error"] = "the run left no result"
+    return normalise(record)
+
+
+def _is_json_result(name):
+    lower = name.lower()
+    return (lower.endswith(".json") or lower.endswith(".jsonl")) and not lower.endswith(META_SUFFIX)
+
+
+def _meta_failed(meta):
+    return isinstance(meta, dict) and str(meta.get("status") or "").lower() == STATUS_FAILED
+
+
 def collect_inputs(input_dir, exclude=None):
-    """Parse every result file under ``input_dir`` (recursively); bad files are skipped, not fatal."""
+    """Parse every result file under ``input_dir`` (recursively); bad files are skipped, not fatal.
+
+    Per directory and run (file stem): the JSON result wins over saved console output of the same
+    run; a meta file that says the run failed stands for the run when no result can be read.
+    """
     found = InputSet()
     root = os.path.abspath(input_dir)
     fallback_host = os.path.basename(root.rstrip(os.sep)) or "localhost"
@@ -622,25 +665,55 @@ def collect_inputs(input_dir, exclude=None):
     for directory, subdirs, files in os.walk(root):
         subdirs[:] = sorted(name for name in subdirs
                             if not name.startswith(".") and not any(_inside(os.path.join(directory, name), item) for item in excluded))
-        for name in sorted(files):
-            lower = name.lower()
-            if name.startswith(".") or lower.endswith(META_SUFFIX) or not lower.endswith(RESULT_EXTENSIONS):
-                continue
-            path = os.path.join(directory, name)
-            relpath = os.path.relpath(path, root).replace(os.sep, "/")
-            meta = None
+        visible = sorted(name for name in files if not name.startswith("."))
+        json_stems = set(_stem(name) for name in visible if _is_json_result(name))
+        result_stems = set()
+        metas = {}
+
+        def meta_for(path):
             meta_file = meta_path_for(path)
+            if meta_file in metas:
+                return metas[meta_file]
+            meta = None
             if os.path.isfile(meta_file):
                 try:
                     meta = load_meta(meta_file)
                 except BenchParseError as exc:
                     exc.path = os.path.relpath(meta_file, root).replace(os.sep, "/")
                     found.skip(exc)
+            metas[meta_file] = meta
+            return meta
+
+        for name in visible:
+            lower = name.lower()
+            if lower.endswith(META_SUFFIX) or not lower.endswith(RESULT_EXTENSIONS):
+                continue
+            stem = _stem(name)
+            if not _is_json_result(name) and stem in json_stems:
+                continue  # saved console output of a run whose JSON result is here
+            path = os.path.join(directory, name)
+            relpath = os.path.relpath(path, root).replace(os.sep, "/")
+            host = host_for(relpath, fallback_host)
+            meta = meta_for(path)
+            result_stems.add(stem)
             try:
-                runs, accuracy = parse_file(path, display=relpath, host=host_for(relpath, fallback_host), meta=meta)
+                runs, accuracy = parse_file(path, display=relpath, host=host, meta=meta)
             except BenchParseError as exc:
-                found.skip(exc)
+                if _meta_failed(meta):
+                    record = record_from_meta(meta, host, relpath)
+                    record["error"] = "%s (%s)" % (record["error"], exc)
+                    found.runs.append(record)
+                else:
+                    found.skip(exc)
                 continue
             found.runs.extend(runs)
             found.accuracy.extend(accuracy)
+        for name in visible:
+            if not name.lower().endswith(META_SUFFIX) or _stem(name) in result_stems:
+                continue
+            path = os.path.join(directory, name)
+            meta = meta_for(path)
+            if _meta_failed(meta):
+                relpath = os.path.relpath(path, root).replace(os.sep, "/")
+                found.runs.append(record_from_meta(meta, host_for(relpath, fallback_host), relpath))
     return found

@@ -32,6 +32,8 @@ description:
   - With O(baseline), every load point also in the baseline is compared; an output throughput drop beyond
     O(max_throughput_drop_pct), a P99 TTFT/TPOT/ITL rise beyond O(max_p99_rise_pct), or a run that succeeded in
     the baseline and failed now is a regression.
+  - With O(limits), every run of the engines in O(limits_engines) is checked against per-run SLA limits; the
+    report lists each violation and the task fails (after writing the report) when O(fail_on_limits) is true.
   - A run that completed no request is shown as failed and a load point with no run as missing, in every table
     and plot; neither is ever shown as zero. A file that cannot be read is skipped and listed by name and line.
   - Runs whose metadata says C(simulated=true) make the report say, at the top, that they were made against the
@@ -94,6 +96,25 @@ options:
   fail_on_regression:
     description:
       - Fail the task when a regression against O(baseline) is found. The report is written first either way.
+    type: bool
+    default: true
+  limits:
+    description:
+      - Per-run SLA limits, each optional and a number >= 0.
+      - C(ttft_p99_ms), C(tpot_mean_ms) and C(e2e_p99_ms) are upper bounds in milliseconds; C(min_output_throughput)
+        (tokens/s) and C(min_completed_ratio) (completed / requested prompts, 0 to 1) are lower bounds.
+      - A failed run breaks every limit; a value the run did not report is listed as unknown and does not fail.
+    type: dict
+    default: {}
+  limits_engines:
+    description:
+      - Engines whose runs the O(limits) apply to (the vLLM runs of a comparison are a reference, not the service).
+    type: list
+    elements: str
+    default: [sglang]
+  fail_on_limits:
+    description:
+      - Fail the task when a run breaks one of O(limits). The report is written first either way.
     type: bool
     default: true
 attributes:
@@ -228,6 +249,36 @@ regressions:
       change_pct: -11.5
       limit_pct: -5.0
       kind: throughput_drop
+failed_runs:
+  description: Runs that completed no request, with the error their metadata recorded (null when none was recorded).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - host: node2
+      run: main_sglang_in1024_out512_c128
+      error: "exit code 1, no result line: ValueError: Warmup failed"
+limit_findings:
+  description: Runs that break or cannot be checked against O(limits); empty without limits.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - host: node1
+      run: main_sglang_in1024_out512_c128
+      engine: sglang
+      workload: random-ids in 1024 / out 512
+      max_concurrency: 128
+      limit: ttft_p99_ms
+      bound: max
+      threshold: 2000.0
+      value: 2450.5
+      kind: violation
+limit_violations:
+  description: Number of findings in RV(limit_findings) that fail the gate (kind C(violation) or C(failed)).
+  returned: always
+  type: int
+  sample: 1
 skipped_inputs:
   description: Input files that could not be read, with the line and the reason.
   returned: always
@@ -245,7 +296,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.npu.sglang.plugins.module_utils.bench_results import collect_inputs
 from ansible_collections.npu.sglang.plugins.module_utils.bench_analysis import (
-    SLA_STATS, BaselineError, build_summary, load_baseline,
+    SLA_STATS, BaselineError, LimitsError, build_summary, clean_limits, load_baseline,
 )
 from ansible_collections.npu.sglang.plugins.module_utils.bench_report_plots import MatplotlibMissing, require_matplotlib
 from ansible_collections.npu.sglang.plugins.module_utils.bench_report_render import (
@@ -266,6 +317,9 @@ def run_module():
             max_throughput_drop_pct=dict(type="float", default=5.0),
             max_p99_rise_pct=dict(type="float", default=10.0),
             fail_on_regression=dict(type="bool", default=True),
+            limits=dict(type="dict", default={}),
+            limits_engines=dict(type="list", elements="str", default=["sglang"]),
+            fail_on_limits=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
@@ -288,10 +342,16 @@ def run_module():
         except BaselineError as exc:
             module.fail_json(msg=str(exc))
 
+    try:
+        limits = clean_limits(params["limits"])
+    except LimitsError as exc:
+        module.fail_json(msg=str(exc))
+
     inputs = collect_inputs(input_dir, exclude=[output_dir])
     summary = build_summary(inputs, params["title"], params["sla_ttft_ms"], params["sla_tpot_ms"], params["sla_stat"],
                             baseline_records=baseline_records, baseline_path=baseline,
-                            max_throughput_drop_pct=params["max_throughput_drop_pct"], max_p99_rise_pct=params["max_p99_rise_pct"])
+                            max_throughput_drop_pct=params["max_throughput_drop_pct"], max_p99_rise_pct=params["max_p99_rise_pct"],
+                            limits=limits, limits_engines=params["limits_engines"])
     files = render_files(summary)
     try:
         changed_files = write_files(output_dir, files, check_mode=module.check_mode)
@@ -316,6 +376,11 @@ def run_module():
         simulated=summary["simulated"],
         knee=dict((host, data["knee"]) for host, data in summary["hosts"].items() if data.get("knee")),
         regressions=summary["regressions"],
+        failed_runs=[dict(host=host, run=run_id, error=record.get("error"))
+                     for host, data in summary["hosts"].items() for run_id, record in data["runs"].items()
+                     if record.get("status") == "failed"],
+        limit_findings=summary["limits"]["findings"] if summary["limits"] else [],
+        limit_violations=summary["limits"]["violations"] if summary["limits"] else 0,
         skipped_inputs=summary["skipped"],
     )
     for item in summary["skipped"]:
@@ -326,6 +391,9 @@ def run_module():
         module.warn("results of %s were made against the simulator; the report says so and its accuracy numbers are meaningless" % hosts)
     if summary["regressions"] and params["fail_on_regression"]:
         result["msg"] = "%d regression(s) against the baseline %s; see %s" % (len(summary["regressions"]), baseline, result["report"])
+        module.fail_json(**result)
+    if result["limit_violations"] and params["fail_on_limits"]:
+        result["msg"] = "%d SLA limit violation(s); see %s" % (result["limit_violations"], result["report"])
         module.fail_json(**result)
     module.exit_json(**result)
 

@@ -607,3 +607,112 @@ def test_render_files(cluster):
 def test_pareto_front():
     points = [(10.0, 100.0), (12.0, 90.0), (15.0, 300.0), (20.0, 250.0), (30.0, 400.0)]
     assert pareto_front(points) == [0, 2, 4]
+
+
+# --------------------------------------------------------------------------- what role sglang_bench writes
+
+SGLANG_LINE = {'backend': 'sglang', 'dataset_name': 'random-ids', 'request_rate': float('inf'), 'max_concurrency': 8,
+               'random_input_len': 1024, 'random_output_len': 64, 'duration': 10.0, 'completed': 32, 'total_input_tokens': 32768,
+               'total_output_tokens': 2048, 'request_throughput': 3.2, 'input_throughput': 3276.8, 'output_throughput': 204.8,
+               'mean_ttft_ms': 120.0, 'median_ttft_ms': 110.0, 'p99_ttft_ms': 300.0, 'mean_tpot_ms': 21.0, 'p99_tpot_ms': 25.0,
+               'mean_e2e_latency_ms': 1500.0, 'p99_e2e_latency_ms': 1800.0, 'mean_itl_ms': 21.0, 'p99_itl_ms': 30.0}
+CONSOLE = """
+============ Serving Benchmark Result ============
+Backend:                                 sglang
+Max request concurrency:                 8
+Successful requests:                     32
+Benchmark duration (s):                  10.00
+Output token throughput (tok/s):         999.00
+==================================================
+"""
+
+
+def write_run(directory, name, line=None, console=None, meta=None):
+    directory.mkdir(parents=True, exist_ok=True)
+    if line is not None:
+        (directory / (name + '.jsonl')).write_text(json.dumps(line) + '\n')
+    if console is not None:
+        (directory / (name + '.log')).write_text(console)
+    if meta is not None:
+        (directory / (name + '.meta.json')).write_text(json.dumps(meta))
+
+
+def test_console_output_beside_a_jsonl_is_not_a_second_run(tmp_path):
+    raw = tmp_path / 'raw' / 'n1'
+    write_run(raw, 'main_sglang_c8', line=SGLANG_LINE, console=CONSOLE, meta={'num_prompts': 32, 'engine': 'sglang'})
+    write_run(raw, 'console_only', console=CONSOLE)
+    found = collect_inputs(str(tmp_path))
+    assert found.skipped == []
+    assert sorted((r['run'], r['source_format'], r['output_throughput']) for r in found.runs) == [
+        ('console_only', 'sglang-console', 999.0), ('main_sglang_c8', 'sglang-jsonl', 204.8)]
+
+
+def test_a_crashed_run_is_failed_from_its_meta_and_names_its_error(tmp_path):
+    raw = tmp_path / 'raw' / 'n1'
+    meta = {'engine': 'sglang', 'backend': 'sglang', 'num_prompts': 64, 'max_concurrency': 16, 'input_len': 1024, 'output_len': 64,
+            'dataset': 'random-ids', 'status': 'failed', 'error': 'exit code 1, no result line: ValueError: Warmup failed',
+            'command': ['docker', 'run', 'img'], 'run_id': 'r1', 'simulated': True}
+    write_run(raw, 'main_sglang_c16', console='Traceback (most recent call last):\nValueError: Warmup failed\n', meta=meta)
+    write_run(raw, 'main_sglang_c32', meta=dict(meta, max_concurrency=32, error='timed out after 3600 s'))
+    write_run(raw, 'main_sglang_c8', line=SGLANG_LINE, meta={'status': 'ok', 'num_prompts': 32})
+    write_run(raw, 'orphan_ok', meta={'status': 'ok'})  # metadata of a run that says nothing failed: not a run
+    found = collect_inputs(str(tmp_path))
+    assert found.skipped == []
+    by_run = dict((r['run'], r) for r in found.runs)
+    assert sorted(by_run) == ['main_sglang_c16', 'main_sglang_c32', 'main_sglang_c8']
+    crashed = by_run['main_sglang_c16']
+    assert (crashed['status'], crashed['completed'], crashed['failed'], crashed['max_concurrency']) == ('failed', 0, 64, 16)
+    assert crashed['error'].startswith('exit code 1, no result line: ValueError: Warmup failed (')
+    assert "no 'Serving Benchmark Result' block" in crashed['error']
+    assert crashed['host'] == 'n1' and crashed['simulated'] is True and crashed['run_id'] == 'r1'
+    assert crashed['output_throughput'] is None and crashed['ttft_mean_ms'] is None
+    assert by_run['main_sglang_c32']['error'] == 'timed out after 3600 s'
+    assert by_run['main_sglang_c8']['status'] == 'ok'
+    summary = build_summary(found, 't', 2000.0, 100.0)
+    assert summary['counts']['failed_runs'] == 2
+
+
+def test_server_flags_from_server_info_skip_unset_values():
+    from ansible_collections.npu.sglang.plugins.module_utils.bench_results import apply_meta, new_record
+    record = apply_meta(new_record(), {'server_flags': {'tp_size': 2, 'api_key': None, 'enable_metrics': False, 'model_path': '/m',
+                                                        'cuda_graph_bs': [1, 2], 'lora_paths': None}})
+    assert record['server_flags'] == 'cuda_graph_bs=[1, 2] model_path=/m tp_size=2'
+
+
+def test_sla_limits_per_run(tmp_path):
+    from ansible_collections.npu.sglang.plugins.module_utils.bench_analysis import LimitsError, check_limits, clean_limits
+    raw = tmp_path / 'raw' / 'n1'
+    write_run(raw, 'ok', line=SGLANG_LINE, meta={'num_prompts': 32, 'engine': 'sglang'})
+    write_run(raw, 'slow', line=dict(SGLANG_LINE, p99_ttft_ms=2500.0, max_concurrency=16), meta={'num_prompts': 32, 'engine': 'sglang'})
+    write_run(raw, 'partial', line=dict(SGLANG_LINE, completed=30, max_concurrency=32), meta={'num_prompts': 32, 'engine': 'sglang'})
+    write_run(raw, 'dead', meta={'num_prompts': 32, 'engine': 'sglang', 'max_concurrency': 64, 'status': 'failed', 'error': 'boom'})
+    write_run(raw, 'vllm', line=dict(SGLANG_LINE, backend='vllm', p99_ttft_ms=9999.0, max_concurrency=8),
+              meta={'num_prompts': 32, 'engine': 'vllm'})
+    found = collect_inputs(str(tmp_path))
+    limits = {'ttft_p99_ms': 2000, 'min_completed_ratio': 1.0, 'e2e_p99_ms': None}
+    findings = check_limits(found.runs, limits)
+    got = sorted((f['run'], f['limit'], f['kind'], f['value']) for f in findings)
+    assert got == [('dead', 'min_completed_ratio', 'failed', 0.0), ('dead', 'ttft_p99_ms', 'failed', None),
+                   ('partial', 'min_completed_ratio', 'violation', 30 / 32.0), ('slow', 'ttft_p99_ms', 'violation', 2500.0)]
+    assert check_limits(found.runs, {'min_output_throughput': 1000}, engines=('vllm',))[0]['run'] == 'vllm'
+    assert check_limits(found.runs, {}) == []
+    summary = build_summary(found, 't', 2000.0, 100.0, limits=limits)
+    assert summary['limits']['violations'] == 4 and summary['limits']['values'] == {'ttft_p99_ms': 2000.0, 'min_completed_ratio': 1.0}
+    for bad in ({'p50_ttft': 1}, {'ttft_p99_ms': -1}, {'ttft_p99_ms': 'fast'}, {'tpot_mean_ms': True}, {'min_completed_ratio': 2}):
+        with pytest.raises(LimitsError):
+            clean_limits(bad)
+
+
+def test_comparison_reports_memory_when_recorded(tmp_path):
+    raw = tmp_path / 'raw' / 'n1'
+    for engine, hbm, out in (('sglang', 52000, 300.0), ('vllm', 58000, 250.0)):
+        for c in (8, 32):
+            write_run(raw, 'main_%s_c%d' % (engine, c), line=dict(SGLANG_LINE, backend=engine, max_concurrency=c, output_throughput=out),
+                      meta={'num_prompts': 32, 'engine': engine, 'hbm_used_mb': hbm})
+    summary = build_summary(collect_inputs(str(tmp_path)), 't', 2000.0, 100.0)
+    row = [r for r in summary['comparison']['rows'] if r['max_concurrency'] == 32][0]
+    assert row['metrics']['hbm_used_mb']['ratio'] == pytest.approx(52000 / 58000.0)
+    assert row['metrics']['output_throughput']['ratio'] == pytest.approx(1.2)
+    from ansible_collections.npu.sglang.plugins.module_utils.bench_report_render import render_files
+    markdown = render_files(summary, with_plots=False)['report.md'].decode('utf-8')
+    assert '### Memory use' in markdown and '0.90' in markdown

@@ -158,6 +158,27 @@ def test_regression_gate_fires_and_fails_after_writing(tmp_path):
         assert json.load(handle)['baseline']['compared_points'] == 20
 
 
+def test_sla_limits_fail_after_writing_and_failed_runs_are_listed(tmp_path):
+    out = tmp_path / 'limits'
+    proc, result = run_module(tmp_path, {'input_dir': CLUSTER, 'output_dir': str(out), 'limits': {'ttft_p99_ms': 1000000}})
+    assert result.get('failed') is True, result
+    assert proc.returncode != 0
+    # The one SGLang run that completed nothing breaks the limit; vLLM runs are a reference, not checked.
+    assert result['limit_violations'] == 1 and '1 SLA limit violation(s)' in result['msg']
+    finding, = result['limit_findings']
+    assert (finding['host'], finding['run'], finding['kind']) == ('node2', 'node2_sglang_in1024_out512_c128', 'failed')
+    assert result['failed_runs'] == [{'host': 'node2', 'run': 'node2_sglang_in1024_out512_c128', 'error': None}]
+    with open(str(out / 'report.md')) as handle:
+        text = handle.read()
+    assert '## SLA limits' in text and 'SLA: 1 violation(s) of the per-run limits.' in text
+
+    proc, result = run_module(tmp_path, {'input_dir': CLUSTER, 'output_dir': str(out), 'limits': {'ttft_p99_ms': 1000000},
+                                         'fail_on_limits': False})
+    assert proc.returncode == 0 and result['limit_violations'] == 1
+    proc, result = run_module(tmp_path, {'input_dir': CLUSTER, 'output_dir': str(out), 'limits': {'ttft_p99': 5}})
+    assert result.get('failed') is True and "unknown SLA limit 'ttft_p99'" in result['msg']
+
+
 def test_check_mode_computes_and_writes_nothing(tmp_path):
     out = tmp_path / 'never'
     proc, result = run_module(tmp_path, {'input_dir': CLUSTER, 'output_dir': str(out), 'sla_ttft_ms': 1000, 'sla_tpot_ms': 50},
