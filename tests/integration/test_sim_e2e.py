@@ -28,12 +28,18 @@ def cluster(sim_image):
     started = time.time()
     run([sys.executable, SIMCTL, "up", "--nodes", str(NODES), "--chips", str(CHIPS)], timeout=900)
     up_seconds = time.time() - started
-    names = run(["docker", "ps", "--filter", "label=npu.sglang.sim", "--format", "{{.Names}}"]).stdout.split()
-    yield {"nodes": sorted(names), "up_seconds": up_seconds}
+    prefix = os.environ.get("NPU_SIM_PREFIX", "npu-sim-node")
+    # Only this cluster's nodes: other sim clusters (own prefixes) may run on the machine.
+    names = [n for n in run(["docker", "ps", "--filter", "label=npu.sglang.sim", "--format", "{{.Names}}"]).stdout.split()
+             if re.fullmatch(re.escape(prefix) + r"\d+", n)]
+    yield {"nodes": sorted(names, key=lambda n: (len(n), n)), "up_seconds": up_seconds}
     run([sys.executable, SIMCTL, "down"])
-    left = run(["docker", "ps", "-a", "-q", "--filter", "label=npu.sglang.sim"]).stdout.split()
+    network = os.environ.get("NPU_SIM_NETWORK", "npu-sim")
+    mine = re.compile(re.escape(prefix) + r"\d+(-docker)?|" + re.escape(network))
+    left = run(["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", "label=npu.sglang.sim"]).stdout.split()
     left += run(["docker", "volume", "ls", "-q", "--filter", "label=npu.sglang.sim"]).stdout.split()
-    left += run(["docker", "network", "ls", "-q", "--filter", "label=npu.sglang.sim"]).stdout.split()
+    left += run(["docker", "network", "ls", "--format", "{{.Name}}", "--filter", "label=npu.sglang.sim"]).stdout.split()
+    left = [name for name in left if mine.fullmatch(name)]
     assert not left, "teardown left containers, volumes or networks behind: %s" % left
 
 
