@@ -49,30 +49,45 @@ class ActionModule(ActionBase):
             return result
 
         rc_file = log + ".rc"
+        pid_file = log + ".pid"
         command = " ".join(shlex.quote(a) for a in args["argv"])
-        # The job outlives this connection: nohup + setsid, output and exit code in files
-        # that stay on the host for a later look.
-        start = ("mkdir -p %s && rm -f %s && : > %s && "
-                 "( nohup setsid sh -c '%s >> %s 2>&1; echo $? > %s' </dev/null >/dev/null 2>&1 & )"
+        # The job outlives this connection: nohup + setsid and SIGHUP ignored (a pty's hangup at
+        # the end of this command must not reach it), output, pid and exit code in files that
+        # stay on the host for a later look.
+        start = ("mkdir -p %s && rm -f %s %s && : > %s && "
+                 "( nohup setsid sh -c 'trap \"\" HUP; echo $$ > %s; %s >> %s 2>&1; echo $? > %s' "
+                 "</dev/null >/dev/null 2>&1 & )"
                  % (shlex.quote(log.rsplit("/", 1)[0] or "/"), shlex.quote(rc_file),
-                    shlex.quote(log), command.replace("'", "'\\''"), shlex.quote(log),
-                    shlex.quote(rc_file)))
+                    shlex.quote(pid_file), shlex.quote(log), shlex.quote(pid_file),
+                    command.replace("'", "'\\''"), shlex.quote(log), shlex.quote(rc_file)))
         rc, _out, err = self._sh(start)
         if rc != 0:
             raise AnsibleActionFail("could not start %s on %s: %s" % (label, host, err))
 
         began = time.time()
         exit_code = None
+        died = False
         last = ""
+        # Liveness is read before the exit code: a job that is gone and left no exit code died
+        # (killed, OOM, host reboot) and waiting out the timeout would only hide that.
+        probe = ("s=alive; [ -s %(pid)s ] || s=nopid; "
+                 "[ -s %(pid)s ] && ! kill -0 \"$(cat %(pid)s)\" 2>/dev/null && s=dead; "
+                 "cat %(rc)s 2>/dev/null; echo '%(mark)s'\"$s\"; tail -n 1 %(log)s | cut -c1-160"
+                 % {"pid": shlex.quote(pid_file), "rc": shlex.quote(rc_file), "mark": MARK,
+                    "log": shlex.quote(log)})
         while time.time() - began < args["timeout"]:
             time.sleep(min(args["interval"], 2) if time.time() - began < 10 else args["interval"])
-            rc, out, _err = self._sh("cat %s 2>/dev/null; echo '%s'; tail -n 1 %s | cut -c1-160"
-                                     % (shlex.quote(rc_file), MARK, shlex.quote(log)))
+            rc, out, _err = self._sh(probe)
             # The connection may hand back a terminal's \r\n.
-            code, _sep, line = out.replace("\r", "").partition(MARK + "\n")
+            code, _sep, rest = out.replace("\r", "").partition(MARK)
+            state, _sep, line = rest.partition("\n")
             line = line.strip()
             if code.strip().isdigit():
                 exit_code = int(code.strip())
+                break
+            # The wrapper writes its pid as its first act; none after 30 s means it never ran.
+            if state.strip() == "dead" or (state.strip() == "nopid" and time.time() - began > 30):
+                died = True
                 break
             if line and line != last:
                 elapsed = int(time.time() - began)
@@ -83,7 +98,10 @@ class ActionModule(ActionBase):
         _rc, tail, _err = self._sh("tail -n %d %s" % (args["tail_lines"], shlex.quote(log)))
         tail = tail.replace("\r", "")
         result.update(log=log, elapsed_s=elapsed, tail=tail.splitlines(), rc=exit_code)
-        if exit_code is None:
+        if died:
+            result.update(failed=True, msg="%s on %s stopped after %ss without an exit code "
+                          "(killed?); log: %s\n%s" % (label, host, elapsed, log, tail))
+        elif exit_code is None:
             result.update(failed=True, msg="%s did not finish within %ds; it goes on in the "
                           "background, log: %s" % (label, args["timeout"], log))
         elif exit_code != 0:
