@@ -345,6 +345,14 @@ def _volume_target(volume):
     return parts[1] if len(parts) > 1 else parts[0]
 
 
+# Where a container finds its secrets file, and the loader that exports its KEY=value lines
+# inside the container: passed with --env-file instead, the values would be stored in the
+# container's configuration (docker inspect, containerd's metadata) and outlive the container.
+SECRET_ENV_PATH = "/run/secrets/npu-sglang.env"
+SECRET_ENV_LOADER = ('while IFS= read -r line || [ -n "$line" ]; do case "$line" in *=*) '
+                     'export "${line%%%%=*}=${line#*=}";; esac; done < %s; exec "$@"' % SECRET_ENV_PATH)
+
+
 def docker_run(spec, image, command, name=None, env=None, env_file=None, volumes=None, workdir=None,
                detach=False, npu=False, remove=True, docker="docker"):
     """The ``docker run`` argv of a container from the docker_npu spec.
@@ -352,7 +360,8 @@ def docker_run(spec, image, command, name=None, env=None, env_file=None, volumes
     Always the host network (the client reaches the server on the node's loopback) and the
     spec's volumes and environment; ``npu`` adds the spec's devices, privileges and shm (for a
     server). ``volumes`` are added unless the spec already mounts something at their target.
-    ``env`` is merged over the spec's; secrets belong in ``env_file``, never in ``env``.
+    ``env`` is merged over the spec's; secrets belong in ``env_file``, never in ``env``: that
+    file is mounted read-only and exported by the container's shell before ``command`` runs.
     """
     spec = dict(spec or {})
     if not _set(image):
@@ -392,10 +401,12 @@ def docker_run(spec, image, command, name=None, env=None, env_file=None, volumes
             continue
         argv += ["-e", "%s=%s" % (key, merged[key])]
     if env_file:
-        argv += ["--env-file", str(env_file)]
+        argv += ["-v", "%s:%s:ro" % (env_file, SECRET_ENV_PATH)]
     if workdir:
         argv += ["-w", str(workdir)]
     argv.append(str(image))
+    if env_file:
+        argv += ["sh", "-c", SECRET_ENV_LOADER, "npu-sglang-secrets"]
     argv += [str(item) for item in command]
     return argv
 

@@ -1,5 +1,8 @@
 """Shared helpers of the integration tests: the repo root, the venv's tools, the sim cluster."""
+import contextlib
 import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -8,6 +11,10 @@ import pytest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.dirname(sys.executable)
 SIMCTL = os.path.join(ROOT, "tests", "sim", "simctl")
+STATE = os.environ.get("NPU_SIM_STATE", os.path.join(ROOT, ".sim"))
+# The shared cluster's controller image cache (conftest.py): "exactly one build" holds on every
+# run, and later tests on that cluster find the image there.
+IMAGE_CACHE = os.path.join(STATE, "e2e-image-cache")
 
 
 def tool(name):
@@ -34,3 +41,57 @@ def sim_image():
     """The simulated node image (built once, cached by recipe hash)."""
     out = run([sys.executable, SIMCTL, "build"]).stdout.strip().splitlines()
     return out[-1]
+
+
+def recap(output):
+    """{host: {ok, changed, unreachable, failed, ...}} from the last PLAY RECAP of a run."""
+    stats = {}
+    for line in output.split("PLAY RECAP")[-1].splitlines():
+        match = re.match(r"^(\S+)\s+:\s+(.*)$", line.strip())
+        if match:
+            stats[match.group(1)] = dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", match.group(2)))
+    return stats
+
+
+def included_for(output, tasks_file):
+    """Hosts an include_tasks of tasks_file ran for."""
+    hosts = []
+    for line in output.splitlines():
+        match = re.match(r"^included: \S*/%s for (.*?)(?: => .*)?$" % re.escape(tasks_file), line)
+        if match:
+            hosts += [h.strip() for h in match.group(1).split(",")]
+    return hosts
+
+
+def site_playbook(*args, timeout=3600, check=True):
+    """ansible-playbook against the shared sim cluster (inventories/sim) with its image cache."""
+    return run([tool("ansible-playbook"), "-i", "inventories/sim", "-e", "sglang_build_cache_dir=" + IMAGE_CACHE]
+               + list(args), timeout=timeout, check=check)
+
+
+@contextlib.contextmanager
+def private_cluster(base, prefix, network, nodes=1, chips=8):
+    """A simulated cluster of its own (node names, network, inventory and simctl state under
+    `base`), sharing the simulator's images and mirrors; removed at the end. Yields the inventory
+    directory (with the sim group_vars and an empty group_vars/npu_nodes), the simctl
+    environment and the CANN stand-in image the nodes carry."""
+    state = os.path.join(str(base), "state")
+    os.makedirs(state)
+    for name in ("cache", "mirrors"):
+        os.symlink(os.path.join(ROOT, ".sim", name), os.path.join(state, name))
+    inventory = os.path.join(str(base), "inventory")
+    os.makedirs(inventory)
+    env = {"NPU_SIM_STATE": state, "NPU_SIM_PREFIX": prefix, "NPU_SIM_NETWORK": network,
+           "NPU_SIM_INVENTORY": os.path.join(inventory, "hosts.yml")}
+    try:
+        run([sys.executable, SIMCTL, "up", "--nodes", str(nodes), "--chips", str(chips)], env=env, timeout=900)
+        shutil.copytree(os.path.join(ROOT, "inventories", "sim", "group_vars"), os.path.join(inventory, "group_vars"))
+        os.makedirs(os.path.join(inventory, "group_vars", "npu_nodes"))
+        with open(env["NPU_SIM_INVENTORY"], encoding="utf-8") as handle:
+            hosts = handle.read()
+        image = re.search(r"docker_npu_image:\s*(\S+)", hosts).group(1)
+        yield {"inventory": inventory, "env": env, "image": image, "hosts": hosts}
+    finally:
+        run([sys.executable, SIMCTL, "down"], env=env, check=False)
+        left = run(["docker", "ps", "-a", "-q", "--filter", "name=^" + prefix]).stdout.split()
+        assert not left, "teardown left containers behind: %s" % left

@@ -6,15 +6,14 @@ test neither needs nor disturbs the e2e cluster. The servers run the SGLang API 
 the CANN stand-in image (no build), so the image-content checks report "not installed" there.
 """
 import json
-import os
+import pathlib
 import re
-import shutil
 import sys
 import uuid
 
 import pytest
 
-from simtest import ROOT, SIMCTL, run, tool
+from simtest import SIMCTL, private_cluster, run, tool
 
 pytestmark = [pytest.mark.sim, pytest.mark.slow]
 
@@ -60,27 +59,9 @@ IMAGE_CHECKS = {"torch", "triton", "fix_outofresources", "fix_cmakedir"}
 
 @pytest.fixture(scope="module")
 def node(sim_image, tmp_path_factory):
-    base = tmp_path_factory.mktemp("doctor")
-    state = base / "state"
-    state.mkdir()
-    # simctl keeps its images' archives and the source mirrors under its state directory; share
-    # them, but keep the node files (which `simctl down` removes) private.
-    for name in ("cache", "mirrors"):
-        os.symlink(os.path.join(ROOT, ".sim", name), str(state / name))
-    inventory = base / "inventory"
-    inventory.mkdir()
-    env = {"NPU_SIM_STATE": str(state), "NPU_SIM_PREFIX": PREFIX, "NPU_SIM_NETWORK": "doctor-it-net",
-           "NPU_SIM_INVENTORY": str(inventory / "hosts.yml")}
-    run([sys.executable, SIMCTL, "up", "--nodes", "1", "--chips", "8"], env=env, timeout=600)
-    shutil.copytree(os.path.join(ROOT, "inventories", "sim", "group_vars"), str(inventory / "group_vars"))
-    os.makedirs(str(inventory / "group_vars" / "npu_nodes"))
-    image = re.search(r"docker_npu_image:\s*(\S+)", (inventory / "hosts.yml").read_text()).group(1)
-    try:
-        yield {"inventory": inventory, "image": image, "env": env}
-    finally:
-        run([sys.executable, SIMCTL, "down"], env=env, check=False)
-        left = run(["docker", "ps", "-a", "-q", "--filter", "name=^" + PREFIX]).stdout.split()
-        assert not left, "teardown left containers behind: %s" % left
+    del sim_image
+    with private_cluster(tmp_path_factory.mktemp("doctor"), PREFIX, "doctor-it-net") as cluster:
+        yield dict(cluster, inventory=pathlib.Path(cluster["inventory"]))
 
 
 def configure(node, variables, extra_inventory=None):

@@ -42,7 +42,7 @@ def _job(tmp_path, cmd, timeout=60):
 
 
 def test_success_keeps_the_log(tmp_path):
-    result, log, _ = _job(tmp_path, "echo one; echo two")
+    result, log, _took = _job(tmp_path, "echo one; echo two")
     assert not result.get("failed"), result
     assert result["rc"] == 0 and result["changed"]
     with open(log) as fh:
@@ -50,7 +50,7 @@ def test_success_keeps_the_log(tmp_path):
 
 
 def test_failure_shows_the_tail(tmp_path):
-    result, log, _ = _job(tmp_path, "echo broken-step; exit 3")
+    result, log, _took = _job(tmp_path, "echo broken-step; exit 3")
     assert result["failed"] and result["rc"] == 3
     assert "broken-step" in result["msg"] and log in result["msg"]
 

@@ -1,46 +1,19 @@
 """The simulated cluster end to end: bring it up, run site.yml twice, look inside, tear down."""
 import os
 import re
-import shutil
-import sys
 import time
 
 import pytest
 
-from simtest import SIMCTL, run, tool
+from simtest import included_for, recap, run, site_playbook, tool
 
-NODES = int(os.environ.get("NPU_SIM_NODES", "3"))
 CHIPS = int(os.environ.get("NPU_SIM_CHIPS", "8"))
-
-
-def recap(output):
-    """{host: {ok, changed, unreachable, failed, ...}} from a PLAY RECAP."""
-    stats = {}
-    for line in output.split("PLAY RECAP")[-1].splitlines():
-        match = re.match(r"^(\S+)\s+:\s+(.*)$", line.strip())
-        if match:
-            stats[match.group(1)] = dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", match.group(2)))
-    return stats
+NODES = int(os.environ.get("NPU_SIM_NODES", "3"))
 
 
 @pytest.fixture(scope="module")
-def cluster(sim_image):
-    started = time.time()
-    run([sys.executable, SIMCTL, "up", "--nodes", str(NODES), "--chips", str(CHIPS)], timeout=900)
-    up_seconds = time.time() - started
-    prefix = os.environ.get("NPU_SIM_PREFIX", "npu-sim-node")
-    # Only this cluster's nodes: other sim clusters (own prefixes) may run on the machine.
-    names = [n for n in run(["docker", "ps", "--filter", "label=npu.sglang.sim", "--format", "{{.Names}}"]).stdout.split()
-             if re.fullmatch(re.escape(prefix) + r"\d+", n)]
-    yield {"nodes": sorted(names, key=lambda n: (len(n), n)), "up_seconds": up_seconds}
-    run([sys.executable, SIMCTL, "down"])
-    network = os.environ.get("NPU_SIM_NETWORK", "npu-sim")
-    mine = re.compile(re.escape(prefix) + r"\d+(-docker)?|" + re.escape(network))
-    left = run(["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", "label=npu.sglang.sim"]).stdout.split()
-    left += run(["docker", "volume", "ls", "-q", "--filter", "label=npu.sglang.sim"]).stdout.split()
-    left += run(["docker", "network", "ls", "--format", "{{.Name}}", "--filter", "label=npu.sglang.sim"]).stdout.split()
-    left = [name for name in left if mine.fullmatch(name)]
-    assert not left, "teardown left containers, volumes or networks behind: %s" % left
+def cluster(shared_cluster):
+    return shared_cluster
 
 
 def test_cluster_came_up(cluster):
@@ -64,24 +37,8 @@ def test_ansible_reaches_every_node_over_ssh(cluster):
         assert re.search(r"^%s \| CHANGED" % re.escape(node), out, re.M), out
 
 
-IMAGE_CACHE = os.path.join(os.environ.get("NPU_SIM_STATE", os.path.join(os.path.dirname(SIMCTL), "..", "..", ".sim")),
-                           "e2e-image-cache")
-
-
 def playbook(*args, timeout=3600, check=True):
-    # A controller image cache of its own, so that "exactly one build" holds on every run.
-    return run([tool("ansible-playbook"), "-i", "inventories/sim", "-e", "sglang_build_cache_dir=" + IMAGE_CACHE]
-               + list(args), timeout=timeout, check=check)
-
-
-def included_for(output, tasks_file):
-    """Hosts an include_tasks of tasks_file ran for."""
-    hosts = []
-    for line in output.splitlines():
-        match = re.match(r"^included: \S*/%s for (.*?)(?: => .*)?$" % re.escape(tasks_file), line)
-        if match:
-            hosts += [h.strip() for h in match.group(1).split(",")]
-    return hosts
+    return site_playbook(*args, timeout=timeout, check=check)
 
 
 def unit_started_at(node, unit="npu-sglang@main.service"):
@@ -98,14 +55,27 @@ def generate(node, port=30000):
 
 
 @pytest.fixture(scope="module")
-def deployed(cluster):
-    shutil.rmtree(IMAGE_CACHE, ignore_errors=True)
-    first = playbook("site.yml")
-    second = playbook("site.yml")
-    return {"first": first.stdout, "second": second.stdout}
+def deployed(shared_deploy):
+    return shared_deploy
+
+
+def test_build_killed_half_way_fails_with_the_step_and_its_log(deployed):
+    killed = deployed["killed"]
+    assert killed["kill"] is not None and killed["kill"].returncode == 0, \
+        "the build step never started or the kill failed:\n%s" % killed["out"][-5000:]
+    assert killed["rc"] != 0, killed["out"][-5000:]
+    stats = recap(killed["out"])
+    assert stats[deployed["builder"]]["failed"] > 0, stats
+    assert re.search(r"Installing the stack in \S+ failed; the end of its log", killed["out"]), killed["out"][-5000:]
+    # The other nodes stop too, naming the builder.
+    assert re.search(r"the image build on %s failed" % re.escape(deployed["builder"]), killed["out"]), \
+        killed["out"][-5000:]
+    print("killed build: failed after %.0fs, the re-run built in %.0fs"
+          % (killed["seconds"], deployed["first_seconds"]))
 
 
 def test_site_deploys_with_exactly_one_build(cluster, deployed):
+    assert deployed["first_rc"] == 0, deployed["first"][-8000:]
     stats = recap(deployed["first"])
     assert set(cluster["nodes"]) <= set(stats), deployed["first"][-5000:]
     assert all(s["failed"] == 0 and s["unreachable"] == 0 for s in stats.values()), stats
@@ -118,6 +88,7 @@ def test_site_deploys_with_exactly_one_build(cluster, deployed):
 
 
 def test_second_run_changes_builds_and_transfers_nothing(cluster, deployed):
+    assert deployed["second_rc"] == 0, deployed["second"][-8000:]
     stats = recap(deployed["second"])
     changed = dict((h, s["changed"]) for h, s in stats.items() if s["changed"])
     assert not changed, "second run changed something: %s\n%s" % (changed, deployed["second"][-8000:])

@@ -1,5 +1,6 @@
 """The benchmark plan and command lines of role sglang_bench (module_utils/bench_command.py)."""
 import os
+import subprocess
 import sys
 
 import pytest
@@ -186,12 +187,27 @@ def test_the_client_container_gets_no_npu_but_the_spec_mounts_and_the_host_netwo
     assert argv[6] == "host"
     assert "--device" not in argv and "--privileged" not in argv and "--shm-size" not in argv and "--cap-add" not in argv
     volumes = [argv[i + 1] for i, item in enumerate(argv) if item == "-v"]
-    assert volumes == ["/usr/local/Ascend/driver:/usr/local/Ascend/driver:ro", "/data:/data", "/data/models/m:/data/models/m:ro"]
+    assert volumes == ["/usr/local/Ascend/driver:/usr/local/Ascend/driver:ro", "/data:/data", "/data/models/m:/data/models/m:ro",
+                       "/r/.keys/main.env:/run/secrets/npu-sglang.env:ro"]
     envs = [argv[i + 1] for i, item in enumerate(argv) if item == "-e"]
     assert envs == ["ASCEND_RT_VISIBLE_DEVICES=0,1", "HF_HOME=/data/hf", "HF_HUB_OFFLINE=1"]
-    assert argv[argv.index("--env-file") + 1] == "/r/.keys/main.env"
+    # The secrets file is read inside the container, not handed to docker (--env-file would
+    # store the values in the container's configuration).
+    assert "--env-file" not in argv
     assert argv[argv.index("-w") + 1] == "/r"
-    assert argv[argv.index("img:1"):] == ["img:1", "npu-sglang-env", "python3", "-m", "sglang.bench_serving", "--port", "30000"]
+    rest = argv[argv.index("img:1"):]
+    assert rest[:3] == ["img:1", "sh", "-c"] and rest[4] == "npu-sglang-secrets"
+    assert rest[5:] == ["npu-sglang-env", "python3", "-m", "sglang.bench_serving", "--port", "30000"]
+
+
+def test_the_secrets_loader_exports_every_line_as_it_is(tmp_path):
+    env_file = tmp_path / "main.env"
+    env_file.write_text("OPENAI_API_KEY=a b$c'd\"=e\nVLLM_API_KEY=k2")  # no newline at the end
+    argv = docker_run(SPEC, "img", ["sh", "-c", 'printf "%s|%s" "$OPENAI_API_KEY" "$VLLM_API_KEY"'], env_file=str(env_file))
+    rest = argv[argv.index("img") + 1:]
+    script = rest[2].replace("/run/secrets/npu-sglang.env", str(env_file))
+    out = subprocess.run(["sh", "-c", script] + rest[3:], check=True, text=True, stdout=subprocess.PIPE).stdout
+    assert out == "a b$c'd\"=e|k2"
 
 
 def test_a_server_container_gets_the_npu_part_of_the_spec():
