@@ -10,12 +10,13 @@ CHIPS ?= 8
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv demo test lint syntax sanity unit molecule e2e sim-up sim-down docker-check clean
+.PHONY: help venv demo test lint syntax sanity unit molecule e2e sim-up sim-down docker-check clean perf
 
 help:
-	@echo "make demo   bring the simulated Ascend cluster up and run site.yml on it"
+	@echo "make demo   bring the simulated Ascend cluster up, run site.yml and benchmark.yml on it"
 	@echo "make test   lint, syntax, sanity, unit tests, molecule, and the sim end-to-end run"
 	@echo "make sim-up / sim-down   the simulated cluster alone (NODES=$(NODES) CHIPS=$(CHIPS))"
+	@echo "make perf   deploy and re-run timings on a private sim cluster (after make demo)"
 
 $(VENV)/.stamp: requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -34,11 +35,14 @@ sim-up: venv docker-check
 sim-down: docker-check
 	$(SIMCTL) down
 
+# Deploy, then benchmark every node (the role's sweep of 5 concurrency levels) and print the
+# report's path. A second `make demo` builds and moves nothing and benchmarks again.
 demo: sim-up
 	$(BIN)/ansible-playbook site.yml -i inventories/sim
+	$(BIN)/ansible-playbook playbooks/benchmark.yml -i inventories/sim
 
 test: venv docker-check
-	$(PY) -m pytest tests/unit tests/integration
+	$(PY) -m pytest --durations=25 tests/unit tests/integration
 
 lint: venv
 	$(BIN)/yamllint -s .
@@ -60,6 +64,10 @@ molecule: venv docker-check
 
 e2e: venv docker-check
 	$(PY) -m pytest -q tests/integration/test_sim_e2e.py
+
+# Deploy and re-run timings on a private sim cluster of its own (tests/perf/README.md).
+perf: venv docker-check
+	$(PY) tests/perf/perf.py $(PERF_ARGS)
 
 clean:
 	-$(SIMCTL) down

@@ -1,0 +1,724 @@
+"""Deploy and re-run timings of the collection on the simulated cluster (`make perf`).
+
+Brings up a private simulated cluster (its own node names, network and inventory, so the demo
+cluster is never touched), deploys on fresh nodes from the same cached state, re-runs, runs the
+benchmark playbook and tries the Ansible tuning options, each against the configured baseline.
+Every figure is printed as min / median over the repeats with the load average seen during the
+runs; the machine is shared, so a single run proves little. See tests/perf/README.md.
+
+  python tests/perf/perf.py [--repeats N] [--mode auto|site|standin] [--no-tuning] [--no-bench]
+"""
+import argparse
+import configparser
+import datetime
+import glob
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import sysconfig
+import time
+
+import yaml
+
+# The playbook-output readers the integration tests use.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from simtest import included_for, recap  # noqa: E402 pylint: disable=wrong-import-position
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+BIN = os.path.dirname(sys.executable)
+SIMCTL = os.path.join(ROOT, "tests", "sim", "simctl")
+STATE = os.environ.get("NPU_SIM_STATE", os.path.join(ROOT, ".sim"))
+WORK = os.environ.get("NPU_PERF_DIR", os.path.join(STATE, "perf"))
+PREFIX = os.environ.get("NPU_PERF_PREFIX", "perf-node")
+NETWORK = os.environ.get("NPU_PERF_NETWORK", "perf-net")
+INVENTORY_DIR = os.path.join(WORK, "inventory")
+IMAGE_CACHE = os.path.join(WORK, "image-cache")
+LOG_DIR = os.path.join(WORK, "logs")
+# Controller image caches of other runs on this machine that may already hold the image
+# (linked or copied, never moved): the one `make demo` fills (sglang_build_cache_dir's
+# default), the sim e2e test's and a developer's.
+SEED_CACHES = [os.path.expanduser("~/.cache/npu-sglang/images"), os.path.join(STATE, "e2e-image-cache"),
+               os.path.join(STATE, "dev-image-cache")]
+MITOGEN_VERSION = "0.3.54"
+TARGETS = {"t3_t1": 1.3, "rerun_ratio": 0.15, "bench_overhead": 0.10}
+# Disk a sim node needs while it loads the image (all nodes share this machine's disk): the
+# archive copied to it, `docker load`'s unpacked copy of the archive and the image itself, the
+# image being about 2.5 times its zstd archive. Plus a margin for everyone else on the machine.
+IMAGE_PER_ARCHIVE = 2.5
+ASSUMED_ARCHIVE_GB = 3.0
+MARGIN_GB = 5.0
+DISTRIBUTE_TASKS = ("sglang_build : Copy the archive to the node", "sglang_build : Load the image")
+
+
+def log(msg):
+    print("perf: " + msg, file=sys.stderr, flush=True)
+
+
+def sim_env():
+    env = dict(os.environ)
+    env.update({"NPU_SIM_PREFIX": PREFIX, "NPU_SIM_NETWORK": NETWORK,
+                "NPU_SIM_INVENTORY": os.path.join(INVENTORY_DIR, "hosts.yml"), "NPU_SIM_STATE": STATE})
+    return env
+
+
+def simctl(*args):
+    proc = subprocess.run([sys.executable, SIMCTL] + list(args), env=sim_env(), cwd=ROOT, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+    if proc.returncode != 0:
+        raise SystemExit("perf: simctl %s failed:\n%s" % (" ".join(args), proc.stdout[-4000:]))
+    return proc.stdout
+
+
+def cann_tag():
+    """The CANN stand-in image's tag (what simctl loads into every node)."""
+    return [line for line in simctl("cann").splitlines() if not line.startswith("simctl:")][0].strip()
+
+
+def docker_free_gb():
+    root = subprocess.run(["docker", "info", "-f", "{{.DockerRootDir}}"], text=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, check=False).stdout.strip() or "/"
+    return shutil.disk_usage(root).free / 1e9
+
+
+def cached_archives():
+    return sorted(glob.glob(os.path.join(IMAGE_CACHE, "*.tar.zst")), key=os.path.getmtime, reverse=True)
+
+
+def disk_need_gb(nodes):
+    archives = cached_archives()
+    archive = os.path.getsize(archives[0]) / 1e9 if archives else ASSUMED_ARCHIVE_GB
+    return nodes * archive * (1 + 2 * IMAGE_PER_ARCHIVE) + MARGIN_GB
+
+
+def fresh_cluster(nodes, chips):
+    """A new private cluster of `nodes` nodes; the previous one is removed first."""
+    os.makedirs(INVENTORY_DIR, exist_ok=True)
+    link, group_vars = os.path.join(INVENTORY_DIR, "group_vars"), os.path.join(ROOT, "inventories", "sim", "group_vars")
+    if os.path.islink(link) and os.readlink(link) != group_vars:
+        os.unlink(link)
+    if not os.path.islink(link):
+        os.symlink(group_vars, link)
+    simctl("down")
+    # Facts of the previous nodes of the same names must not leak into the new ones.
+    shutil.rmtree(os.path.join(WORK, "facts"), ignore_errors=True)
+    started = time.monotonic()
+    simctl("up", "--nodes", str(nodes), "--chips", str(chips))
+    log("fresh cluster of %d node(s) up in %.0fs" % (nodes, time.monotonic() - started))
+
+
+def task_times(output):
+    """[(task, seconds)] from the TASKS RECAP of ansible.posix.profile_tasks, slowest first."""
+    tasks = []
+    if "TASKS RECAP" not in output:
+        return tasks
+    for line in output.split("TASKS RECAP")[-1].splitlines():
+        match = re.match(r"^(.*?)\s-+\s+([\d.]+)s$", line.strip())
+        if match:
+            tasks.append((match.group(1).strip(), float(match.group(2))))
+    return tasks
+
+
+def failure(output):
+    """The first failed task and its message (msg, stderr), for a one-line reason."""
+    lines = output.splitlines()
+    for i, line in enumerate(lines):
+        match = re.match(r"^(?:fatal|failed): \[(\S+)\]", line)
+        if not match:
+            continue
+        task = next((l for l in reversed(lines[:i]) if l.startswith("TASK [")), "").strip("* ")
+        block = []
+        for follow in lines[i + 1:]:
+            if follow and not follow.startswith(" "):
+                break
+            block.append(follow)
+        try:
+            result = yaml.safe_load("\n".join(block)) or {}
+        except yaml.YAMLError:
+            result = {}
+        parts = [str(result.get(k)) for k in ("msg", "stderr") if isinstance(result, dict) and result.get(k)]
+        detail = "; ".join(parts) or " ".join(l.strip() for l in block[:6])
+        return re.sub(r"\s+", " ", "%s on %s: %s" % (task, match.group(1), detail)).strip()[:700]
+    return "no task failed; see the log"
+
+
+class Runner:
+    """Runs playbooks with the project's configuration and keeps every log."""
+
+    def __init__(self, timeout):
+        self.count = 0
+        self.loads = []
+        self.timeout = timeout
+
+    def env(self, overrides=None):
+        env = dict(os.environ)
+        env.update({"ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
+                    "PATH": BIN + os.pathsep + env.get("PATH", ""),
+                    "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
+                    # A fact cache of its own: the demo cluster's cache is never read or written.
+                    "ANSIBLE_CACHE_PLUGIN_CONNECTION": os.path.join(WORK, "facts")})
+        env.update(overrides or {})
+        return env
+
+    def playbook(self, name, playbook, args=(), overrides=None, python=None):
+        """Run one playbook on the private cluster; return its wall time, recap and output."""
+        self.count += 1
+        os.makedirs(LOG_DIR, exist_ok=True)
+        path = os.path.join(LOG_DIR, "%03d-%s.log" % (self.count, name))
+        cmd = [os.path.join(BIN, "ansible-playbook"), "-i", INVENTORY_DIR,
+               "-e", "sglang_build_cache_dir=" + IMAGE_CACHE, playbook] + list(args)
+        if python:
+            cmd.insert(0, python)
+        load = os.getloadavg()[0]
+        # The output goes straight to the log, which can be followed while the playbook runs.
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write("$ %s\n# env overrides: %s\n" % (" ".join(cmd), json.dumps(overrides or {})))
+            handle.flush()
+            started = time.monotonic()
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env(overrides), text=True, stdout=handle,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                proc.wait(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                # The playbook and its workers; what it started on the nodes goes with the cluster.
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait()
+                handle.write("\nfatal: [controller]: FAILED! =>\n    msg: perf.py stopped the playbook after %ds\n"
+                             % self.timeout)
+            wall = time.monotonic() - started
+        load = max(load, os.getloadavg()[0])
+        self.loads.append(load)
+        with open(path, encoding="utf-8") as handle:
+            output = handle.read()
+        stats = recap(output)
+        ok = proc.returncode == 0 and bool(stats) and all(
+            s.get("failed", 0) == 0 and s.get("unreachable", 0) == 0 for s in stats.values())
+        log("%-40s %6.1fs rc=%d load=%.1f  changed=%d  (%s)" % (
+            name, wall, proc.returncode, load, sum(s.get("changed", 0) for s in stats.values()),
+            os.path.relpath(path, ROOT)))
+        return {"name": name, "wall": wall, "ok": ok, "rc": proc.returncode, "stats": stats,
+                "load": load, "log": os.path.relpath(path, ROOT), "output": output,
+                "builds": included_for(output, "sglang_build/tasks/build.yml")}
+
+
+def summary(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"min": min(values), "median": statistics.median(values), "runs": values}
+
+
+def fmt(stat, unit="s"):
+    if not stat:
+        return "not measured"
+    runs = ", ".join("%.1f" % v for v in stat["runs"])
+    return "min %.1f%s  median %.1f%s  (runs: %s)" % (stat["min"], unit, stat["median"], unit, runs)
+
+
+def verdict(good):
+    return "MET" if good else "MISSED"
+
+
+def seed_image_cache():
+    """Link (or copy) the newest image archive of another controller cache on this machine into ours."""
+    os.makedirs(IMAGE_CACHE, exist_ok=True)
+    if cached_archives():
+        return None
+    found = sorted((p for d in SEED_CACHES for p in glob.glob(os.path.join(d, "*.tar.zst"))),
+                   key=os.path.getmtime, reverse=True)
+    if not found:
+        return None
+    target = os.path.join(IMAGE_CACHE, os.path.basename(found[0]))
+    try:
+        # A second name for the same file: no disk used, and the other cache may drop its own.
+        os.link(found[0], target)
+    except OSError:
+        shutil.copy2(found[0], target + ".part")
+        os.rename(target + ".part", target)
+    return found[0]
+
+
+def image_tag(output):
+    match = re.search(r"msg: '?(\S+:\S+) \((?:built now|already built)", output)
+    return match.group(1) if match else None
+
+
+def cache_from_builder(output, builder):
+    """After a first deploy that built on a 1-node cluster (which leaves the controller cache
+    alone: no node lacked the image), put the builder's image into the cache the way the role
+    does, so that the next deploys start from the cached state."""
+    tag = image_tag(output)
+    if not tag:
+        return "no image tag in the output"
+    target = os.path.join(IMAGE_CACHE, tag.replace(":", "_") + ".tar.zst")
+    if os.path.exists(target):
+        return None
+    if not shutil.which("zstd"):
+        return "zstd is not installed on this machine"
+    with open(target + ".part", "wb") as handle:
+        save = subprocess.Popen(["docker", "exec", builder, "docker", "save", tag], stdout=subprocess.PIPE)
+        comp = subprocess.run(["zstd", "-q", "-T0", "-3"], stdin=save.stdout, stdout=handle, check=False)
+        save.stdout.close()
+        if save.wait() != 0 or comp.returncode != 0:
+            os.unlink(target + ".part")
+            return "docker save | zstd failed"
+    os.rename(target + ".part", target)
+    return None
+
+
+def machine():
+    mem = 0
+    with open("/proc/meminfo", encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) / 1024.0 / 1024.0
+    cpu = ""
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            cpu = next((l.split(":", 1)[1].strip() for l in handle if l.startswith("model name")), "")
+    ansible = subprocess.run([os.path.join(BIN, "ansible"), "--version"], text=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, check=False).stdout.splitlines()
+    docker = subprocess.run(["docker", "version", "-f", "{{.Server.Version}}"], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=False).stdout.strip()
+    return {"cores": os.cpu_count(), "cpu": cpu, "memory_gib": round(mem, 1),
+            "load_at_start": [round(x, 2) for x in os.getloadavg()],
+            "disk_free_gb": round(docker_free_gb(), 1),
+            "ansible": ansible[0] if ansible else "?", "python": platform.python_version(),
+            "docker": docker, "kernel": platform.release()}
+
+
+def configured():
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg.read(os.path.join(ROOT, "ansible.cfg"))
+    keys = [("defaults", "forks"), ("defaults", "strategy"), ("defaults", "gathering"),
+            ("defaults", "gather_subset"), ("defaults", "fact_caching"), ("ssh_connection", "pipelining"),
+            ("ssh_connection", "usetty"), ("ssh_connection", "ssh_args")]
+    return dict((k, cfg.get(s, k, fallback="(ansible default)")) for s, k in keys)
+
+
+def mitogen_python():
+    """A throwaway venv that sees this venv's packages plus mitogen: ((python, strategy dir), None) or (None, reason)."""
+    venv = os.path.join(WORK, "mitogen-venv")
+    python = os.path.join(venv, "bin", "python")
+    if not os.path.exists(python):
+        proc = subprocess.run([sys.executable, "-m", "venv", venv], text=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, check=False)
+        if proc.returncode != 0:
+            return None, "python -m venv failed: " + proc.stdout[-300:]
+        site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              text=True, stdout=subprocess.PIPE, check=True).stdout.strip()
+        with open(os.path.join(site, "zz-project-venv.pth"), "w", encoding="utf-8") as handle:
+            handle.write(sysconfig.get_paths()["purelib"] + "\n")
+    proc = subprocess.run([python, "-m", "pip", "install", "-q", "mitogen==" + MITOGEN_VERSION], text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+    if proc.returncode != 0:
+        return None, "pip install mitogen==%s failed: %s" % (MITOGEN_VERSION, proc.stdout.strip()[-300:])
+    probe = subprocess.run([python, "-c", "import ansible_mitogen, os; print(os.path.dirname(ansible_mitogen.__file__))"],
+                           text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+    if probe.returncode != 0:
+        return None, "ansible_mitogen does not import: " + probe.stdout.strip()[-300:]
+    return (python, os.path.join(probe.stdout.strip(), "plugins", "strategy")), None
+
+
+class Perf:
+    def __init__(self, args):
+        self.args = args
+        self.run = Runner(args.timeout)
+        self.res = {"machine": machine(), "configured": configured(), "started": datetime.datetime.now(
+            datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"), "repeats": args.repeats,
+            "sizes": {}, "skipped": {}}
+        self.standin_args = None
+
+    # ------------------------------------------------------------------ the deploys under test
+    def deploy(self, kind, name, overrides=None, python=None):
+        if kind == "site":
+            return self.run.playbook(name, "site.yml", [], overrides, python)
+        if self.standin_args is None:
+            self.standin_args = ["-e", "sglang_service_image=" + cann_tag(),
+                                 "-e", '{"sglang_service_entrypoint": []}']
+        return self.run.playbook(name, os.path.join(HERE, "standin-deploy.yml"), self.standin_args,
+                                 overrides, python)
+
+    def disk_ok(self, nodes):
+        simctl("down")
+        need, free = disk_need_gb(nodes), docker_free_gb()
+        if free >= need:
+            return None
+        return ("not enough disk for %d sim nodes to load the image: about %.0f GB needed at the peak "
+                "(all nodes share this machine's disk), %.0f GB free" % (nodes, need, free))
+
+    def first_deploy(self):
+        """The deploy as a user runs it, on fresh nodes; tells whether site.yml converges here."""
+        seeded = seed_image_cache()
+        self.res["cache_seeded_from"] = os.path.relpath(seeded, ROOT) if seeded else None
+        self.res["cache_before"] = [os.path.basename(p) for p in cached_archives()]
+        if self.args.mode == "standin":
+            return None, "--mode standin was given"
+        nodes = next((n for n in (3, 1) if not self.disk_ok(n)), None)
+        if nodes is None:
+            return None, self.disk_ok(1)
+        fresh_cluster(nodes, self.args.chips)
+        first = self.deploy("site", "first-deploy-%d" % nodes, self.profiled())
+        self.res["first_deploy"] = {"nodes": nodes, "wall": first["wall"], "ok": first["ok"], "builds": first["builds"],
+                                    "image": image_tag(first["output"]), "log": first["log"]}
+        if not first["ok"]:
+            reason = "site.yml failed: " + failure(first["output"])
+            self.res["first_deploy"]["failure"] = reason
+            if self.args.mode == "site":
+                raise SystemExit("perf: " + reason)
+            log("site.yml does not converge; measuring the stand-in deploy instead: " + reason)
+            return None, reason
+        if first["builds"]:
+            problem = cache_from_builder(first["output"], first["builds"][0])
+            if problem:
+                log("the image could not be put into the cache (%s): later deploys will build" % problem)
+        return first, None
+
+    @staticmethod
+    def profiled():
+        return {"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
+                "ANSIBLE_PROFILE_TASKS_TASK_OUTPUT_LIMIT": "all"}
+
+    def size_runs(self, kind, nodes, reuse=None):
+        """Repeats of: fresh cluster, deploy from the cached state, idempotent re-run."""
+        deploys, reruns = [], []
+        for i in range(self.args.repeats):
+            if reuse is not None and i == 0:
+                dep = reuse
+            else:
+                fresh_cluster(nodes, self.args.chips)
+                dep = self.deploy(kind, "%s-deploy-%d-r%d" % (kind, nodes, i + 1), self.profiled())
+            if not dep["ok"]:
+                raise SystemExit("perf: the %s deploy failed on %d node(s): %s" % (kind, nodes, failure(dep["output"])))
+            rer = self.deploy(kind, "%s-rerun-%d-r%d" % (kind, nodes, i + 1))
+            if not rer["ok"]:
+                raise SystemExit("perf: the %s re-run failed on %d node(s): %s" % (kind, nodes, failure(rer["output"])))
+            deploys.append(dep)
+            reruns.append(rer)
+        hosts = sorted(reruns[-1]["stats"])
+        distribute = [sum(t for name, t in task_times(d["output"]) if name.endswith(DISTRIBUTE_TASKS)) for d in deploys]
+        self.res["sizes"]["%s-%d" % (kind, nodes)] = {
+            "kind": kind, "nodes": nodes,
+            "deploy": summary([d["wall"] for d in deploys]),
+            "deploy_distribute": summary(distribute) if kind == "site" else None,
+            "deploy_without_distribute": summary([d["wall"] - t for d, t in zip(deploys, distribute)]),
+            "rerun": summary([r["wall"] for r in reruns]),
+            "builds_per_deploy": [len(d["builds"]) for d in deploys],
+            "rerun_changed": [sum(s.get("changed", 0) for s in r["stats"].values()) for r in reruns],
+            # ok counts every task that ran without failing, changed ones included.
+            "rerun_tasks_per_node": dict((h, {"ok": reruns[-1]["stats"][h].get("ok", 0),
+                                              "changed": reruns[-1]["stats"][h].get("changed", 0),
+                                              "skipped": reruns[-1]["stats"][h].get("skipped", 0)}) for h in hosts),
+            "load": summary([r["load"] for r in deploys + reruns]),
+            "logs": [d["log"] for d in deploys] + [r["log"] for r in reruns],
+        }
+
+    def bench_overhead(self, kind, nodes):
+        """Wall time of playbooks/benchmark.yml minus the client's own durations (per node)."""
+        playbook = os.path.join(ROOT, "playbooks", "benchmark.yml")
+        if not os.path.exists(playbook):
+            return {"not_measured": "playbooks/benchmark.yml does not exist"}
+        results = []
+        for i in range(self.args.repeats):
+            run_id = "perf-bench-r%d" % (i + 1)
+            report_dir = os.path.join(WORK, "reports")
+            shutil.rmtree(os.path.join(report_dir, run_id), ignore_errors=True)
+            out = self.run.playbook("benchmark-%d-r%d" % (nodes, i + 1), playbook,
+                                    ["-e", "sglang_bench_run_id=" + run_id, "-e", "sglang_bench_report_dir=" + report_dir]
+                                    + (["-e", json.dumps(self.args.bench_vars)] if self.args.bench_vars else []),
+                                    self.profiled())
+            if not out["ok"]:
+                return {"not_measured": "benchmark.yml failed: " + failure(out["output"]), "log": out["log"]}
+            per_host, lines = {}, 0
+            for path in glob.glob(os.path.join(report_dir, run_id, "raw", "*", "*.jsonl")):
+                host = os.path.basename(os.path.dirname(path))
+                with open(path, encoding="utf-8") as handle:
+                    for line in handle:
+                        if line.strip():
+                            lines += 1
+                            per_host[host] = per_host.get(host, 0.0) + float(json.loads(line).get("duration", 0))
+            if not per_host:
+                return {"not_measured": "benchmark.yml fetched no JSONL with duration values", "log": out["log"]}
+            client = max(per_host.values())
+            results.append({"wall": out["wall"], "client_per_host": per_host, "client_critical": client,
+                            "client_runs": lines, "overhead": out["wall"] - client,
+                            "overhead_ratio": (out["wall"] - client) / out["wall"], "log": out["log"],
+                            "top": task_times(out["output"])[:8]})
+        return {"kind": kind, "nodes": nodes, "runs": results, "wall": summary([r["wall"] for r in results]),
+                "overhead": summary([r["overhead"] for r in results]),
+                "overhead_ratio": summary([r["overhead_ratio"] for r in results])}
+
+    def tuning(self, kind):
+        """Each option against the configured baseline, interleaved, on the 3-node re-run."""
+        variants = [
+            ("pipelining", "pipelining=False", {"ANSIBLE_PIPELINING": "False"}, None, None),
+            ("ControlPersist", "no ControlMaster/ControlPersist (a new SSH connection per task)",
+             {"ANSIBLE_SSH_ARGS": "-o ServerAliveInterval=30"}, None, None),
+            ("usetty", "usetty=True (a pty per command outside a module)", {"ANSIBLE_SSH_USETTY": "True"}, None, None),
+            ("forks", "forks=1 (hosts one after the other)", {"ANSIBLE_FORKS": "1"}, None, None),
+            ("fact caching", "fact_caching=memory", {"ANSIBLE_CACHE_PLUGIN": "memory"}, None, None),
+            ("gather_subset", "gather_subset=all", {"ANSIBLE_GATHER_SUBSET": "all"}, None, None),
+            # Ordering matters in the deploy (run_once facts read the other hosts' results, heads
+            # start before workers), so free is tried where it does not: the preflight checks.
+            ("free strategy", "strategy=free", {"ANSIBLE_STRATEGY": "free"}, "playbooks/preflight.yml", None),
+        ]
+        rows = []
+        if not self.args.no_mitogen:
+            found, reason = mitogen_python()
+            if found:
+                python, strategy_dir = found
+                # Mitogen checks host keys itself and does not read the sim inventory's ssh options
+                # (the sim nodes get new host keys at every `simctl up`).
+                variants.append(("Mitogen", "strategy=mitogen_linear (mitogen %s)" % MITOGEN_VERSION,
+                                 {"ANSIBLE_STRATEGY_PLUGINS": strategy_dir, "ANSIBLE_STRATEGY": "mitogen_linear",
+                                  "ANSIBLE_HOST_KEY_CHECKING": "False"}, None, python))
+            else:
+                rows.append({"option": "Mitogen", "not_measured": reason})
+        for option, label, overrides, playbook, python in variants:
+            base, alt, changed = [], [], []
+            failed = None
+            for i in range(self.args.repeats):
+                for which in ("base", "alt"):
+                    tag = "tune-%s-%s-r%d" % (re.sub(r"\W+", "_", option.lower()), which, i + 1)
+                    over = overrides if which == "alt" else None
+                    if playbook:
+                        out = self.run.playbook(tag, os.path.join(ROOT, playbook), [], over)
+                    else:
+                        out = self.deploy(kind, tag, over, python if which == "alt" else None)
+                    if not out["ok"]:
+                        failed = "%s run failed: %s (%s)" % (which, failure(out["output"]), out["log"])
+                        break
+                    (alt if which == "alt" else base).append(out["wall"])
+                    if which == "alt":
+                        changed.append(sum(s.get("changed", 0) for s in out["stats"].values()))
+                if failed:
+                    break
+            row = {"option": option, "alternative": label,
+                   "playbook": playbook or "%s re-run" % ("site.yml" if kind == "site" else "stand-in deploy"),
+                   "configured": summary(base), "alt": summary(alt), "alt_changed": changed}
+            if failed:
+                row["not_measured"] = failed
+            rows.append(row)
+        return {"kind": kind, "rows": rows}
+
+    def profile(self, kind):
+        """Where the re-run's time goes: the slowest tasks (profile_tasks), one extra run."""
+        out = self.deploy(kind, "%s-profile-rerun-3" % kind, self.profiled())
+        return {"kind": kind, "wall": out["wall"], "top": task_times(out["output"])[:12]}
+
+    def on_three(self, kind):
+        """What runs on a deployed 3-node cluster: tuning, the re-run profile."""
+        if not self.args.no_tuning:
+            self.res["tuning"] = self.tuning(kind)
+        self.res["profile"] = self.profile(kind)
+
+    # ------------------------------------------------------------------ all of it
+    def main(self):
+        try:
+            first, reason = self.first_deploy()
+            if first:
+                # A first deploy that built nothing is already a deploy from the cached state.
+                reuse = first if not first["builds"] else None
+                nodes_first = self.res["first_deploy"]["nodes"]
+                for nodes in (3, 1):
+                    reusing = reuse is not None and nodes == nodes_first
+                    short = None if reusing else self.disk_ok(nodes)
+                    if short:
+                        self.res["skipped"]["site-%d" % nodes] = short
+                        continue
+                    self.size_runs("site", nodes, reuse if nodes == nodes_first else None)
+                    if nodes == 3:
+                        self.on_three("site")
+                    if not self.args.no_bench and "bench" not in self.res:
+                        self.res["bench"] = self.bench_overhead("site", nodes)
+            else:
+                self.res["standin_reason"] = reason
+                if not self.args.no_bench:
+                    self.res["bench"] = {"not_measured": "the stand-in cluster serves the CANN stand-in image, "
+                                                         "which has no SGLang benchmark client (%s)" % reason}
+            if "site-3" not in self.res["sizes"]:
+                # T3/T1 and the tuning on what does run on 3 nodes here.
+                self.res.setdefault("standin_reason", self.res["skipped"].get("site-3"))
+                self.size_runs("standin", 3)
+                self.on_three("standin")
+                self.size_runs("standin", 1)
+        finally:
+            if not self.args.keep:
+                simctl("down")
+        self.res["load_during"] = summary(self.run.loads)
+        self.res["finished"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        with open(os.path.join(WORK, "results.json"), "w", encoding="utf-8") as handle:
+            json.dump(self.res, handle, indent=2, sort_keys=True, default=str)
+        text = report(self.res)
+        with open(os.path.join(WORK, "report.txt"), "w", encoding="utf-8") as handle:
+            handle.write(text)
+        print(text)
+
+
+def report(res):
+    out = []
+    add = out.append
+    mach = res["machine"]
+    sizes = res["sizes"]
+    add("npu.sglang performance (make perf), %s .. %s" % (res["started"], res["finished"]))
+    add("machine: %d cores (%s), %.1f GiB memory, %.0f GB free on the Docker disk at the start, kernel %s, "
+        "Docker %s; %s, Python %s" % (mach["cores"], mach["cpu"] or "?", mach["memory_gib"], mach["disk_free_gb"],
+                                      mach["kernel"], mach["docker"], mach["ansible"], mach["python"]))
+    load = res["load_during"]
+    add("load average (1 min): %s at the start; during the runs min %.1f, median %.1f, max %.1f" % (
+        " ".join("%.2f" % x for x in mach["load_at_start"]), load["min"], load["median"], max(load["runs"])))
+    add("configured (ansible.cfg): " + ", ".join("%s=%s" % kv for kv in sorted(res["configured"].items())))
+    add("every figure: min and median of %d runs; 'site' = site.yml (validate, preflight, container spec, "
+        "build, distribute, serve)" % res["repeats"])
+    if any(v["kind"] == "standin" for v in sizes.values()):
+        add("'stand-in' = tests/perf/standin-deploy.yml: preflight.yml + serve.yml of the CANN stand-in image with "
+            "the API simulator, no build or distribute stage. Measured because: %s" % res.get("standin_reason"))
+    for key, why in sorted(res["skipped"].items()):
+        add("%s not measured: %s" % (key, why))
+    first = res.get("first_deploy")
+
+    add("")
+    add("1. Deploy from the same cached state (fresh nodes, image in the controller's cache)")
+    for kind in ("site", "standin"):
+        s1, s3 = sizes.get("%s-1" % kind), sizes.get("%s-3" % kind)
+        if not s1 and not s3:
+            continue
+        name = "site.yml" if kind == "site" else "stand-in"
+        for nodes, size in ((1, s1), (3, s3)):
+            if size:
+                add("   %-8s %d node(s): %s" % (name, nodes, fmt(size["deploy"])))
+                if size.get("deploy_distribute"):
+                    add("   %-8s            of which distribute (copy the archive, load it): %s" % ("", fmt(size["deploy_distribute"])))
+        if s1 and s3:
+            ratio = s3["deploy"]["median"] / s1["deploy"]["median"]
+            add("   %-8s T3/T1 = %.2f (medians), %.2f (mins); target <= %.1f: %s" % (
+                name, ratio, s3["deploy"]["min"] / s1["deploy"]["min"], TARGETS["t3_t1"], verdict(ratio <= TARGETS["t3_t1"])))
+            if kind == "site":
+                rest = s3["deploy_without_distribute"]["median"] / s1["deploy_without_distribute"]["median"]
+                add("   %-8s without the distribute tasks: T3/T1 = %.2f (medians)" % (name, rest))
+        else:
+            add("   %-8s T3/T1 not measured: %s" % (name, res["skipped"].get("%s-3" % kind, "only one size ran")))
+
+    add("")
+    add("2. Source builds per deploy (hosts sglang_build/tasks/build.yml was included for)")
+    if first and first.get("ok"):
+        add("   first deploy on %d fresh node(s), image %s, cache %s: %d build(s) %s, %.1fs" % (
+            first["nodes"], first.get("image"), "had it" if not first["builds"] else "did not have it",
+            len(first["builds"]), first["builds"], first["wall"]))
+    cached = [b for key, size in sorted(sizes.items()) if size["kind"] == "site" for b in size["builds_per_deploy"]]
+    if cached:
+        add("   site.yml deploys from the cached state: %s build(s) each" % cached)
+        good = all(b == 0 for b in cached) and (not first or len(first["builds"]) <= 1)
+        add("   target one build per stack fingerprint (0 when the image is cached): %s" % verdict(good))
+    else:
+        add("   not measured: site.yml did not run to the end here (%s)" % res.get("standin_reason"))
+
+    add("")
+    add("3. Idempotent re-run (the same cluster right after the deploy)")
+    for key, size in sorted(sizes.items(), key=lambda kv: (kv[1]["kind"] != "site", kv[1]["nodes"])):
+        name = "site.yml" if size["kind"] == "site" else "stand-in"
+        rr = size["rerun"]["median"] / size["deploy"]["median"]
+        changed = size["rerun_changed"]
+        add("   %-8s %d node(s): %s; changed per run %s; re-run/deploy = %.0f%% (medians); target changed=0 "
+            "and <= %.0f%%: %s" % (name, size["nodes"], fmt(size["rerun"]), changed, 100 * rr, 100 * TARGETS["rerun_ratio"],
+                                   verdict(all(c == 0 for c in changed) and rr <= TARGETS["rerun_ratio"])))
+
+    add("")
+    add("4. Tasks executed per node in the re-run (recap ok, which includes changed; skipped apart)")
+    for key, size in sorted(sizes.items(), key=lambda kv: (kv[1]["kind"] != "site", kv[1]["nodes"])):
+        name = "site.yml" if size["kind"] == "site" else "stand-in"
+        add("   %-8s %d node(s): " % (name, size["nodes"]) + ", ".join("%s ok=%d changed=%d skipped=%d" % (
+            h, v["ok"], v["changed"], v["skipped"]) for h, v in sorted(size["rerun_tasks_per_node"].items())))
+
+    add("")
+    add("5. Benchmark-playbook overhead (wall time of playbooks/benchmark.yml minus the client's own durations)")
+    bench = res.get("bench")
+    if not bench:
+        add("   not measured: --no-bench")
+    elif "not_measured" in bench:
+        add("   not measured: " + bench["not_measured"])
+    else:
+        for i, run in enumerate(bench["runs"]):
+            add("   run %d on %d node(s): wall %.1fs, %d client runs, client durations per node %s, overhead %.1fs = %.1f%%" % (
+                i + 1, bench["nodes"], run["wall"], run["client_runs"],
+                dict((h, round(v, 1)) for h, v in sorted(run["client_per_host"].items())),
+                run["overhead"], 100 * run["overhead_ratio"]))
+        ratio = bench["overhead_ratio"]["median"]
+        add("   overhead: %s; ratio median %.1f%%; target <= %.0f%%: %s" % (
+            fmt(bench["overhead"]), 100 * ratio, 100 * TARGETS["bench_overhead"], verdict(ratio <= TARGETS["bench_overhead"])))
+        add("   (the nodes run in parallel: the client time subtracted is the largest per-node sum)")
+        if bench["runs"][-1].get("top"):
+            add("   slowest tasks of run %d (profile_tasks; a client run's task includes its container start):" % len(bench["runs"]))
+            for name, secs in bench["runs"][-1]["top"]:
+                add("   %6.2fs  %s" % (secs, name))
+
+    add("")
+    tuning = res.get("tuning")
+    if not tuning:
+        add("6. Ansible tuning: not measured (--no-tuning)")
+    else:
+        add("6. Ansible tuning on 3 nodes (%s): each option against the configured ansible.cfg, runs interleaved" % (
+            "site.yml" if tuning["kind"] == "site" else "stand-in"))
+        for row in tuning["rows"]:
+            if not row.get("configured"):
+                add("   %-15s not measured: %s" % (row["option"], row.get("not_measured")))
+                continue
+            base, alt = row["configured"], row["alt"]
+            add("   %-15s on the %s" % (row["option"], row["playbook"]))
+            add("   %-15s   configured: %s" % ("", fmt(base)))
+            add("   %-15s   %s: %s" % ("", row["alternative"], fmt(alt)))
+            if base and alt:
+                add("   %-15s   alternative/configured = %.2f (medians); changed in the alternative's runs %s" % (
+                    "", alt["median"] / base["median"], row["alt_changed"]))
+            if row.get("not_measured"):
+                add("   %-15s   %s" % ("", row["not_measured"]))
+
+    add("")
+    prof = res.get("profile")
+    if prof:
+        add("7. Where a 3-node re-run (%s) spends its time (profile_tasks: wall time of each task; one extra run of %.1fs)" % (
+            "site.yml" if prof["kind"] == "site" else "stand-in", prof["wall"]))
+        for name, secs in prof["top"]:
+            add("   %6.2fs  %s" % (secs, name))
+    add("")
+    add("logs: %s; figures as JSON: %s" % (os.path.relpath(LOG_DIR, ROOT), os.path.relpath(os.path.join(WORK, "results.json"), ROOT)))
+    return "\n".join(out) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=2, help="runs of every figure (at least 2)")
+    parser.add_argument("--chips", type=int, default=8)
+    parser.add_argument("--mode", choices=["auto", "site", "standin"], default="auto",
+                        help="site: site.yml must converge; standin: measure preflight + serve of the CANN "
+                             "stand-in; auto: site.yml, else the stand-in")
+    parser.add_argument("--no-tuning", action="store_true")
+    parser.add_argument("--no-bench", action="store_true")
+    parser.add_argument("--no-mitogen", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="leave the last private cluster up")
+    parser.add_argument("--timeout", type=int, default=5400,
+                        help="seconds a single playbook may take (a cold deploy builds the image)")
+    parser.add_argument("--bench-vars", type=json.loads, default={},
+                        help="extra vars of the benchmark playbook as JSON (default: none, the role's own sweep)")
+    parser.add_argument("--report-only", action="store_true", help="print the report of the last results.json")
+    args = parser.parse_args(argv)
+    if args.report_only:
+        with open(os.path.join(WORK, "results.json"), encoding="utf-8") as handle:
+            print(report(json.load(handle)))
+        return 0
+    if args.repeats < 2:
+        parser.error("--repeats must be at least 2: the machine is shared, one run proves little")
+    os.makedirs(WORK, exist_ok=True)
+    shutil.rmtree(LOG_DIR, ignore_errors=True)
+    Perf(args).main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
