@@ -362,7 +362,10 @@ def test_benchmark_playbook_recovers_the_simulated_latency(client_image, model_d
     assert meta["status"] == "ok" and meta["num_prompts"] == 32 and meta["simulated"] is True
     assert meta["client"]["module"] == "sglang.bench_serving"
     assert meta["command"][:3] == ["docker", "run", "--rm"] and client_image in meta["command"]
-    assert "--env-file" in meta["command"]  # the key went through a root-only file, not the command line
+    # The key went through a root-only file mounted into the client's container, neither on the
+    # command line nor in docker's environment of the container.
+    assert any(item.endswith(":/run/secrets/npu-sglang.env:ro") for item in meta["command"])
+    assert "--env-file" not in meta["command"] and not any(API_KEY in item for item in meta["command"])
     assert meta["server_flags"]["served_model_name"] == "sim-model"
     assert "api_key" not in meta["server_flags"]
     assert not (tmp_path / "node" / "fidelity" / ".keys").exists()
