@@ -78,6 +78,7 @@ def test_files_that_hold_the_key_are_root_only(keyed):
         keys = on(node, "sh", "-c", "find / -xdev -path '*/%s/.keys*' 2>/dev/null; true" % RUN_ID).stdout.split()
         assert not keys, (node, keys)
 
+
 def test_the_key_is_in_no_output(keyed):
     for name, text in keyed["outputs"].items():
         assert SECRET not in text, "the key is in the output of %s" % name
