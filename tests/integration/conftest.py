@@ -9,13 +9,12 @@ everything else first, then the shared cluster's users, the e2e test first among
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 
 import pytest
 
-from simtest import IMAGE_CACHE, ROOT, SIMCTL, run, site_playbook, tool
+from simtest import IMAGE_CACHE, ROOT, SIMCTL, run, run_acting_on, site_playbook, tool
 from simtest import sim_image  # noqa: F401 pylint: disable=unused-import
 
 SHARED_CLUSTER_USERS = {"test_sim_e2e.py": 1, "test_runner.py": 2, "test_secrets.py": 3}
@@ -55,24 +54,14 @@ def shared_cluster(sim_image):
 KILL_AT = r"^TASK \[[^\]]*: Install torch, torchvision, torch_npu and triton-ascend"
 
 
-def _site_killing_the_build(builder, timeout=3600):
+def _site_killing_the_build(builder):
     """site.yml from nothing, the build container killed on the builder 20 s into KILL_AT."""
-    cmd = [tool("ansible-playbook"), "-i", "inventories/sim", "-e", "sglang_build_cache_dir=" + IMAGE_CACHE, "site.yml"]
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
-               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    lines, killed = [], None
-    deadline = time.time() + timeout
-    for line in proc.stdout:
-        lines.append(line)
-        if killed is None and re.match(KILL_AT, line):
-            time.sleep(20)
-            killed = run(["docker", "exec", builder, "sh", "-c",
-                          "docker kill $(docker ps -q --filter label=npu.sglang.role=build)"], check=False)
-        if time.time() > deadline:
-            proc.kill()
-    proc.wait()
-    return proc.returncode, "".join(lines), killed
+    def kill():
+        time.sleep(20)
+        return run(["docker", "exec", builder, "sh", "-c",
+                    "docker kill $(docker ps -q --filter label=npu.sglang.role=build)"], check=False)
+    return run_acting_on([tool("ansible-playbook"), "-i", "inventories/sim", "-e", "sglang_build_cache_dir=" + IMAGE_CACHE,
+                          "site.yml"], KILL_AT, kill)
 
 
 @pytest.fixture(scope="session")

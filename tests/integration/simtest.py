@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -21,14 +22,19 @@ def tool(name):
     return os.path.join(BIN, name)
 
 
-def run(cmd, timeout=1800, env=None, check=True, **kw):
-    """Run a command from the repo root with the project's ansible.cfg; fail with its output."""
+def tool_env(env=None):
+    """The environment commands run in: the project's ansible.cfg, this venv's tools, no colour."""
     full_env = dict(os.environ)
     full_env.update({"ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
                      "PATH": BIN + os.pathsep + full_env.get("PATH", ""),
                      "ANSIBLE_FORCE_COLOR": "0", "PY_COLORS": "0"})
     full_env.update(env or {})
-    proc = subprocess.run(cmd, cwd=ROOT, env=full_env, timeout=timeout, text=True,
+    return full_env
+
+
+def run(cmd, timeout=1800, env=None, check=True, **kw):
+    """Run a command from the repo root with the project's ansible.cfg; fail with its output."""
+    proc = subprocess.run(cmd, cwd=ROOT, env=tool_env(env), timeout=timeout, text=True,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False, **kw)
     if check and proc.returncode != 0:
         pytest.fail("%s exited %d:\n%s" % (" ".join(cmd), proc.returncode, proc.stdout[-20000:]),
@@ -41,6 +47,24 @@ def sim_image():
     """The simulated node image (built once, cached by recipe hash)."""
     out = run([sys.executable, SIMCTL, "build"]).stdout.strip().splitlines()
     return out[-1]
+
+
+def run_acting_on(cmd, pattern, action, timeout=3600):
+    """Run a command from the repo root as run() does, reading its output as it comes; call
+    action() once, at the first line matching `pattern`. Returns (exit code, output, what
+    action() returned, None when no line matched)."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=tool_env(), text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    lines, acted, done = [], None, False
+    deadline = time.time() + timeout
+    for line in proc.stdout:
+        lines.append(line)
+        if not done and re.match(pattern, line):
+            acted, done = action(), True
+        if time.time() > deadline:
+            proc.kill()
+    proc.wait()
+    return proc.returncode, "".join(lines), acted
 
 
 def recap(output):

@@ -8,7 +8,6 @@ serving for the next one.
 import json
 import os
 import re
-import subprocess
 import sys
 import threading
 import time
@@ -16,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from simtest import ROOT, SIMCTL, private_cluster, recap, run, tool
+from simtest import SIMCTL, private_cluster, recap, run, run_acting_on, tool
 
 pytestmark = [pytest.mark.sim, pytest.mark.slow]
 
@@ -82,22 +81,16 @@ def test_unreachable_node_mid_deploy_others_finish_and_a_rerun_completes(serving
     cluster, lost = serving, NODES[1]
     # A flag change every unit must take, so the re-run has work left on the lost node.
     flag = ["-e", "sglang_service_mem_fraction_static=0.85"]
-    cmd = [tool("ansible-playbook"), "playbooks/serve.yml", "-i", cluster["inventory"]] + flag
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_FORCE_COLOR="0")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    lines, cut = [], False
-    for line in proc.stdout:
-        lines.append(line)
-        # Mid-deploy: the serving play has started on every node when sshd goes away on one.
-        if not cut and re.match(r"^TASK \[npu\.sglang\.sglang_service : ", line):
-            on(lost, "sh", "-c", "systemctl stop ssh.service ssh.socket 2>/dev/null; pkill -x sshd; true")
-            cut = True
-    proc.wait(timeout=900)
-    out = "".join(lines)
+    # Mid-deploy: the serving play has started on every node when sshd goes away on one.
+    code, out, cut = run_acting_on(
+        [tool("ansible-playbook"), "playbooks/serve.yml", "-i", cluster["inventory"]] + flag,
+        r"^TASK \[npu\.sglang\.sglang_service : ",
+        lambda: on(lost, "sh", "-c", "systemctl stop ssh.service ssh.socket 2>/dev/null; pkill -x sshd; true"),
+        timeout=900)
     try:
         assert cut, out[-5000:]
         stats = recap(out)
-        assert proc.returncode != 0, out[-5000:]
+        assert code != 0, out[-5000:]
         assert stats[lost]["unreachable"] == 1, stats
         for node in NODES:
             if node != lost:

@@ -37,10 +37,6 @@ def test_ansible_reaches_every_node_over_ssh(cluster):
         assert re.search(r"^%s \| CHANGED" % re.escape(node), out, re.M), out
 
 
-def playbook(*args, timeout=3600, check=True):
-    return site_playbook(*args, timeout=timeout, check=check)
-
-
 def unit_started_at(node, unit="npu-sglang@main.service"):
     return run(["docker", "exec", node, "systemctl", "show", "-p", "ActiveEnterTimestampMonotonic",
                 "--value", unit]).stdout.strip()
@@ -131,7 +127,7 @@ def test_changed_flag_restarts_exactly_that_unit(cluster, deployed, tmp_path):
     extra.write_text("all:\n  children:\n    npu_nodes:\n      hosts:\n        %s:\n"
                      "          sglang_service_mem_fraction_static: 0.85\n" % target)
     before = dict((n, unit_started_at(n)) for n in cluster["nodes"])
-    out = playbook("-i", str(extra), "playbooks/serve.yml").stdout
+    out = site_playbook("-i", str(extra), "playbooks/serve.yml").stdout
     after = dict((n, unit_started_at(n)) for n in cluster["nodes"])
     restarted = sorted(n for n in cluster["nodes"] if before[n] != after[n])
     assert restarted == [target], (restarted, out[-5000:])
@@ -139,4 +135,4 @@ def test_changed_flag_restarts_exactly_that_unit(cluster, deployed, tmp_path):
     assert [h for h, s in stats.items() if s["changed"]] == [target], stats
     assert "--mem-fraction-static 0.85" in run(["docker", "exec", target, "cat", "/etc/npu-sglang/main.run"]).stdout
     # And back: only that unit again.
-    playbook("playbooks/serve.yml")
+    site_playbook("playbooks/serve.yml")
