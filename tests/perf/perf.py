@@ -87,6 +87,38 @@ def docker_free_gb():
     return shutil.disk_usage(root).free / 1e9
 
 
+def docker_disk():
+    """The block device (major, minor) that holds Docker's data, as /proc/diskstats names it."""
+    root = subprocess.run(["docker", "info", "-f", "{{.DockerRootDir}}"], text=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, check=False).stdout.strip() or "/"
+    dev = os.stat(root if os.path.exists(root) else "/").st_dev
+    return os.major(dev), os.minor(dev)
+
+
+def counters(disk):
+    """Bytes written to `disk` so far and the CPU jiffies (busy, I/O wait, total) of the machine."""
+    written = None
+    with open("/proc/diskstats", encoding="utf-8") as handle:
+        for line in handle:
+            fields = line.split()
+            if len(fields) > 9 and (int(fields[0]), int(fields[1])) == disk:
+                written = int(fields[9]) * 512
+    with open("/proc/stat", encoding="utf-8") as handle:
+        cpu = [int(x) for x in handle.readline().split()[1:9]]
+    idle, iowait, total = cpu[3], cpu[4], sum(cpu)
+    return {"written": written, "busy": total - idle - iowait, "iowait": iowait, "total": total}
+
+
+def usage(before, after):
+    """What the machine did between two counters(): GB written to Docker's disk, CPU busy and I/O wait shares."""
+    total = max(after["total"] - before["total"], 1)
+    written = None
+    if before["written"] is not None and after["written"] is not None:
+        written = (after["written"] - before["written"]) / 1e9
+    return {"written_gb": written, "cpu_busy": (after["busy"] - before["busy"]) / total,
+            "iowait": (after["iowait"] - before["iowait"]) / total}
+
+
 def cached_archives():
     return sorted(glob.glob(os.path.join(IMAGE_CACHE, "*.tar.zst")), key=os.path.getmtime, reverse=True)
 
@@ -155,6 +187,7 @@ class Runner:
         self.count = 0
         self.loads = []
         self.timeout = timeout
+        self.disk = docker_disk()
 
     def env(self, overrides=None):
         env = dict(os.environ)
@@ -180,6 +213,7 @@ class Runner:
         with open(path, "w", encoding="utf-8") as handle:
             handle.write("$ %s\n# env overrides: %s\n" % (" ".join(cmd), json.dumps(overrides or {})))
             handle.flush()
+            before = counters(self.disk)
             started = time.monotonic()
             proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env(overrides), text=True, stdout=handle,
                                     stderr=subprocess.STDOUT, start_new_session=True)
@@ -192,6 +226,7 @@ class Runner:
                 handle.write("\nfatal: [controller]: FAILED! =>\n    msg: perf.py stopped the playbook after %ds\n"
                              % self.timeout)
             wall = time.monotonic() - started
+            used = usage(before, counters(self.disk))
         load = max(load, os.getloadavg()[0])
         self.loads.append(load)
         with open(path, encoding="utf-8") as handle:
@@ -203,7 +238,7 @@ class Runner:
             name, wall, proc.returncode, load, sum(s.get("changed", 0) for s in stats.values()),
             os.path.relpath(path, ROOT)))
         return {"name": name, "wall": wall, "ok": ok, "rc": proc.returncode, "stats": stats,
-                "load": load, "log": os.path.relpath(path, ROOT), "output": output,
+                "load": load, "log": os.path.relpath(path, ROOT), "output": output, "usage": used,
                 "builds": included_for(output, "sglang_build/tasks/build.yml")}
 
 
@@ -408,6 +443,9 @@ class Perf:
             "deploy": summary([d["wall"] for d in deploys]),
             "deploy_distribute": summary(distribute) if kind == "site" else None,
             "deploy_without_distribute": summary([d["wall"] - t for d, t in zip(deploys, distribute)]),
+            "deploy_written_gb": summary([d["usage"]["written_gb"] for d in deploys]),
+            "deploy_cpu_busy": summary([d["usage"]["cpu_busy"] for d in deploys]),
+            "deploy_iowait": summary([d["usage"]["iowait"] for d in deploys]),
             "rerun": summary([r["wall"] for r in reruns]),
             "builds_per_deploy": [len(d["builds"]) for d in deploys],
             "rerun_changed": [sum(s.get("changed", 0) for s in r["stats"].values()) for r in reruns],
@@ -449,6 +487,8 @@ class Perf:
             results.append({"wall": out["wall"], "client_per_host": per_host, "client_critical": client,
                             "client_runs": lines, "overhead": out["wall"] - client,
                             "overhead_ratio": (out["wall"] - client) / out["wall"], "log": out["log"],
+                            "usage": out["usage"], "client_tasks": sum(
+                                t for name, t in task_times(out["output"]) if name.startswith("npu.sglang.sglang_bench : Run ")),
                             "top": task_times(out["output"])[:8]})
         return {"kind": kind, "nodes": nodes, "runs": results, "wall": summary([r["wall"] for r in results]),
                 "overhead": summary([r["overhead"] for r in results]),
@@ -561,6 +601,13 @@ class Perf:
         print(text)
 
 
+def machine_use(size):
+    """Disk writes and CPU shares of the machine during a size's deploys (medians)."""
+    written, busy, iowait = size["deploy_written_gb"], size["deploy_cpu_busy"], size["deploy_iowait"]
+    return "%.1f GB written to Docker's disk (%.0f MB/s over the deploy), CPU busy %.0f%%, I/O wait %.0f%% (medians)" % (
+        written["median"], 1000 * written["median"] / size["deploy"]["median"], 100 * busy["median"], 100 * iowait["median"])
+
+
 def report(res):
     out = []
     add = out.append
@@ -595,6 +642,8 @@ def report(res):
                 add("   %-8s %d node(s): %s" % (name, nodes, fmt(size["deploy"])))
                 if size.get("deploy_distribute"):
                     add("   %-8s            of which distribute (copy the archive, load it): %s" % ("", fmt(size["deploy_distribute"])))
+                if size.get("deploy_written_gb"):
+                    add("   %-8s            this machine during it: %s" % ("", machine_use(size)))
         if s1 and s3:
             ratio = s3["deploy"]["median"] / s1["deploy"]["median"]
             add("   %-8s T3/T1 = %.2f (medians), %.2f (mins); target <= %.1f: %s" % (
@@ -602,6 +651,9 @@ def report(res):
             if kind == "site":
                 rest = s3["deploy_without_distribute"]["median"] / s1["deploy_without_distribute"]["median"]
                 add("   %-8s without the distribute tasks: T3/T1 = %.2f (medians)" % (name, rest))
+                if s1.get("deploy_written_gb") and s3.get("deploy_written_gb"):
+                    add("   %-8s (the simulated nodes share this machine's disk and cores: 3 nodes wrote %.1fx the bytes"
+                        " of 1 node)" % (name, s3["deploy_written_gb"]["median"] / max(s1["deploy_written_gb"]["median"], 1e-9)))
         else:
             add("   %-8s T3/T1 not measured: %s" % (name, res["skipped"].get("%s-3" % kind, "only one size ran")))
 
@@ -653,6 +705,16 @@ def report(res):
         add("   overhead: %s; ratio median %.1f%%; target <= %.0f%%: %s" % (
             fmt(bench["overhead"]), 100 * ratio, 100 * TARGETS["bench_overhead"], verdict(ratio <= TARGETS["bench_overhead"])))
         add("   (the nodes run in parallel: the client time subtracted is the largest per-node sum)")
+        last = bench["runs"][-1]
+        if last.get("client_tasks"):
+            inside = last["client_tasks"] - last["client_critical"]
+            add("   where run %d's overhead went: %.1fs inside the client-run tasks beyond the client's durations "
+                "(container start, imports, tokenizer, prompt generation, warm-up, the slowest node's wait), "
+                "%.1fs in the playbook's other tasks" % (len(bench["runs"]), inside, last["overhead"] - inside))
+        if last.get("usage"):
+            add("   this machine during run %d: CPU busy %.0f%%, I/O wait %.0f%% (the clients and the simulated "
+                "servers share its %d cores)" % (len(bench["runs"]), 100 * last["usage"]["cpu_busy"],
+                                                 100 * last["usage"]["iowait"], mach["cores"]))
         if bench["runs"][-1].get("top"):
             add("   slowest tasks of run %d (profile_tasks; a client run's task includes its container start):" % len(bench["runs"]))
             for name, secs in bench["runs"][-1]["top"]:
