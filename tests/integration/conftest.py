@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from simtest import IMAGE_CACHE, ROOT, SIMCTL, run, run_acting_on, site_playbook, tool
+from simtest import IMAGE_CACHE, ROOT, SIMCTL, SITE_ARGS, run, run_acting_on, site_playbook, tool
 from simtest import sim_image  # noqa: F401 pylint: disable=unused-import
 
 SHARED_CLUSTER_USERS = {"test_sim_e2e.py": 1, "test_runner.py": 2, "test_secrets.py": 3}
@@ -60,8 +60,7 @@ def _site_killing_the_build(builder):
         time.sleep(20)
         return run(["docker", "exec", builder, "sh", "-c",
                     "docker kill $(docker ps -q --filter label=npu.sglang.role=build)"], check=False)
-    return run_acting_on([tool("ansible-playbook"), "-i", "inventories/sim", "-e", "sglang_build_cache_dir=" + IMAGE_CACHE,
-                          "site.yml"], KILL_AT, kill)
+    return run_acting_on([tool("ansible-playbook")] + SITE_ARGS + ["site.yml"], KILL_AT, kill)
 
 
 @pytest.fixture(scope="session")

@@ -87,10 +87,16 @@ def included_for(output, tasks_file):
     return hosts
 
 
+# A harmless proxy setting every test deploy gives the build: it must reach the build steps only,
+# never the image's environment (test_sim_e2e looks).
+PROXY_PROBE = "proxy-probe.invalid"
+SITE_ARGS = ["-i", "inventories/sim", "-e", "sglang_build_cache_dir=" + IMAGE_CACHE,
+             "-e", '{"sglang_build_proxy_env": {"no_proxy": "%s"}}' % PROXY_PROBE]
+
+
 def site_playbook(*args, timeout=3600, check=True):
     """ansible-playbook against the shared sim cluster (inventories/sim) with its image cache."""
-    return run([tool("ansible-playbook"), "-i", "inventories/sim", "-e", "sglang_build_cache_dir=" + IMAGE_CACHE]
-               + list(args), timeout=timeout, check=check)
+    return run([tool("ansible-playbook")] + SITE_ARGS + list(args), timeout=timeout, check=check)
 
 
 @contextlib.contextmanager

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from simtest import included_for, recap, run, site_playbook, tool
+from simtest import PROXY_PROBE, included_for, recap, run, site_playbook, tool
 
 CHIPS = int(os.environ.get("NPU_SIM_CHIPS", "8"))
 NODES = int(os.environ.get("NPU_SIM_NODES", "3"))
@@ -94,6 +94,16 @@ def test_second_run_changes_builds_and_transfers_nothing(cluster, deployed):
     for task in ("Save and compress the image on the builder", "Copy the archive to the node", "Load the image"):
         ran = task_hosts(deployed["second"], task)
         assert not ran, "%s ran on %s" % (task, ran)
+
+
+def test_the_image_keeps_no_build_proxy(cluster, deployed):
+    """The build's proxies reach its steps only: docker commit would keep the build container's
+    environment in the image, and every server would inherit it."""
+    tag = re.search(r"msg: '?(npu-sglang:\S+) \((?:built now|already built)", deployed["second"])
+    assert tag, deployed["second"][-3000:]
+    for node in cluster["nodes"]:
+        env = run(["docker", "exec", node, "docker", "image", "inspect", "-f", "{{json .Config.Env}}", tag.group(1)]).stdout
+        assert PROXY_PROBE not in env, (node, env)
 
 
 def task_hosts(output, task):
