@@ -16,7 +16,7 @@ import subprocess
 import pytest
 import yaml
 
-from simtest import ROOT, tool
+from simtest import ROOT, tool, tool_env
 
 VALIDATE_PLAY = "Validate the inventory"
 VALIDATE_TASK = "Validate the host's variables"
@@ -171,9 +171,7 @@ def write_inventory(base, hosts, group_vars_from, host_vars=None, groups=None, t
 
 
 def start(args):
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
-               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1",
-               PATH=os.path.dirname(tool("python")) + os.pathsep + os.environ.get("PATH", ""))
+    env = tool_env({"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_NOCOLOR": "1"})
     return subprocess.Popen([tool("ansible-playbook")] + args, cwd=ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 

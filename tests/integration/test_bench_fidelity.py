@@ -35,6 +35,7 @@ from ansible_collections.npu.sglang.plugins.module_utils.bench_command import ( 
     bench_runs, bench_targets,
 )
 from ansible_collections.npu.sglang.plugins.module_utils.bench_results import collect_inputs  # noqa: E402
+from simtest import tool, tool_env  # noqa: E402 pylint: disable=wrong-import-position
 
 SIM = os.path.join(ROOT, "tests", "sim", "node", "sglang-sim")
 DETECT = os.path.join(ROOT, "roles", "sglang_bench", "files", "detect_client.py")
@@ -274,10 +275,8 @@ def client_image(client_python, tmp_path_factory):
 
 
 def _ansible(args, tmp_path):
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
-               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
-               ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"))
-    return subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook")] + args, cwd=ROOT, env=env,
+    env = tool_env({"ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp")})
+    return subprocess.run([tool("ansible-playbook")] + args, cwd=ROOT, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False, timeout=1800)
 
 

@@ -28,7 +28,7 @@ import yaml
 
 # The playbook-output readers the integration tests use.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from simtest import included_for, recap  # noqa: E402 pylint: disable=wrong-import-position
+from simtest import included_for, recap, tool_env  # noqa: E402 pylint: disable=wrong-import-position
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -189,13 +189,10 @@ class Runner:
         self.timeout = timeout
         self.disk = docker_disk()
 
-    def env(self, overrides=None):
-        env = dict(os.environ)
-        env.update({"ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
-                    "PATH": BIN + os.pathsep + env.get("PATH", ""),
-                    "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
-                    # A fact cache of its own: the demo cluster's cache is never read or written.
-                    "ANSIBLE_CACHE_PLUGIN_CONNECTION": os.path.join(WORK, "facts")})
+    @staticmethod
+    def env(overrides=None):
+        # A fact cache of its own: the demo cluster's cache is never read or written.
+        env = tool_env({"ANSIBLE_NOCOLOR": "1", "ANSIBLE_CACHE_PLUGIN_CONNECTION": os.path.join(WORK, "facts")})
         env.update(overrides or {})
         return env
 
