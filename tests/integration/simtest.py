@@ -87,6 +87,12 @@ def included_for(output, tasks_file):
     return hosts
 
 
+def image_tag(output):
+    """The serving image's tag that sglang_build says in a playbook's output, or None."""
+    match = re.search(r"msg: '?(\S+:\S+) \((?:built now|already built)", output)
+    return match.group(1) if match else None
+
+
 # A harmless proxy setting every test deploy gives the build: it must reach the build steps only,
 # never the image's environment (test_sim_e2e looks).
 PROXY_PROBE = "proxy-probe.invalid"

@@ -77,10 +77,11 @@ def test_every_build_setting_is_sorted():
     listed = _listed()
     assert len(listed) == len(set(listed))
     assert not set(listed) & set(NOT_IN_IMAGE)
-    for role in ("ascend_stack", "triton_fixes", "sglang_build"):
-        unsorted = _defaults(role) - set(listed) - set(NOT_IN_IMAGE)
+    defaults = dict((role, _defaults(role)) for role in ("ascend_stack", "triton_fixes", "sglang_build"))
+    for role, names in defaults.items():
+        unsorted = names - set(listed) - set(NOT_IN_IMAGE)
         assert not unsorted, "%s: say whether these change the image: %s" % (role, sorted(unsorted))
-    stale = (set(listed) | set(NOT_IN_IMAGE)) - set().union(*(_defaults(r) for r in ("ascend_stack", "triton_fixes", "sglang_build")))
+    stale = (set(listed) | set(NOT_IN_IMAGE)) - set().union(*defaults.values())
     assert not stale, "no role has these defaults any more: %s" % sorted(stale)
 
 

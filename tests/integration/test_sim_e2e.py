@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from simtest import PROXY_PROBE, included_for, recap, run, site_playbook, tool
+from simtest import PROXY_PROBE, image_tag, included_for, recap, run, site_playbook, tool
 
 CHIPS = int(os.environ.get("NPU_SIM_CHIPS", "8"))
 NODES = int(os.environ.get("NPU_SIM_NODES", "3"))
@@ -99,10 +99,10 @@ def test_second_run_changes_builds_and_transfers_nothing(cluster, deployed):
 def test_the_image_keeps_no_build_proxy(cluster, deployed):
     """The build's proxies reach its steps only: docker commit would keep the build container's
     environment in the image, and every server would inherit it."""
-    tag = re.search(r"msg: '?(npu-sglang:\S+) \((?:built now|already built)", deployed["second"])
-    assert tag, deployed["second"][-3000:]
+    tag = image_tag(deployed["second"])
+    assert tag and tag.startswith("npu-sglang:"), deployed["second"][-3000:]
     for node in cluster["nodes"]:
-        env = run(["docker", "exec", node, "docker", "image", "inspect", "-f", "{{json .Config.Env}}", tag.group(1)]).stdout
+        env = run(["docker", "exec", node, "docker", "image", "inspect", "-f", "{{json .Config.Env}}", tag]).stdout
         assert PROXY_PROBE not in env, (node, env)
 
 

@@ -28,7 +28,7 @@ import yaml
 
 # The playbook-output readers the integration tests use.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from simtest import included_for, recap, tool_env  # noqa: E402 pylint: disable=wrong-import-position
+from simtest import image_tag, included_for, recap, tool_env  # noqa: E402 pylint: disable=wrong-import-position
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -81,16 +81,19 @@ def cann_tag():
     return [line for line in simctl("cann").splitlines() if not line.startswith("simctl:")][0].strip()
 
 
-def docker_free_gb():
-    root = subprocess.run(["docker", "info", "-f", "{{.DockerRootDir}}"], text=True, stdout=subprocess.PIPE,
+def docker_root():
+    """Where Docker keeps its data ("/" when Docker does not say)."""
+    return subprocess.run(["docker", "info", "-f", "{{.DockerRootDir}}"], text=True, stdout=subprocess.PIPE,
                           stderr=subprocess.DEVNULL, check=False).stdout.strip() or "/"
-    return shutil.disk_usage(root).free / 1e9
+
+
+def docker_free_gb():
+    return shutil.disk_usage(docker_root()).free / 1e9
 
 
 def docker_disk():
     """The block device (major, minor) that holds Docker's data, as /proc/diskstats names it."""
-    root = subprocess.run(["docker", "info", "-f", "{{.DockerRootDir}}"], text=True, stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL, check=False).stdout.strip() or "/"
+    root = docker_root()
     dev = os.stat(root if os.path.exists(root) else "/").st_dev
     return os.major(dev), os.minor(dev)
 
@@ -274,11 +277,6 @@ def seed_image_cache():
         shutil.copy2(found[0], target + ".part")
         os.rename(target + ".part", target)
     return found[0]
-
-
-def image_tag(output):
-    match = re.search(r"msg: '?(\S+:\S+) \((?:built now|already built)", output)
-    return match.group(1) if match else None
 
 
 def cache_from_builder(output, builder):
