@@ -15,9 +15,11 @@ Two kinds of rules, both tables:
 """
 from __future__ import absolute_import, division, print_function
 
+__metaclass__ = type
+
 import re
 
-__metaclass__ = type
+from ansible_collections.npu.sglang.plugins.module_utils.stack_rules import profile_problems
 
 # ---------------------------------------------------------------------------------------------
 # Sizes: the one parser (docker_npu_shm_size, the filter npu.sglang.size_bytes, preflight).
@@ -412,10 +414,6 @@ def rule_variables(values, ctx):
 # ---------------------------------------------------------------------------------------------
 # The stack profile and its overrides.
 
-def _version_tuple(text):
-    return tuple(int(p) for p in re.findall(r"\d+", str(text))[:3])
-
-
 def _stack(values, ctx):
     name = values.get("npu_stack_profile")
     stacks = ctx.get("stacks", {})
@@ -438,15 +436,15 @@ def rule_stack_versions(values, ctx):
     name, stack = _stack(values, ctx)
     if stack is None:
         return
-    torch, torch_npu = stack.get("torch"), stack.get("torch_npu")
-    if _version_tuple(torch) != _version_tuple(torch_npu):
-        yield Problem("npu_stack_overrides", {"torch": torch, "torch_npu": torch_npu},
-                      "torch and torch_npu must be the same release (torch_npu is built against one torch)",
-                      "set both to one version, e.g. torch 2.6.0 with torch_npu 2.6.0 (or 2.6.0.postN)")
-    if name == "seed" and str(stack.get("python")) != "3.11":
+    for keys, reason, fix in profile_problems(stack):
+        yield Problem("npu_stack_overrides", keys, "stack %s: %s" % (name, reason), fix)
+    python = str(ctx["stacks"][name].get("python"))
+    if str(stack.get("python")) != python:
         yield Problem("npu_stack_overrides", {"python": stack.get("python")},
-                      "the seed stack's torch_npu 2.6.0 wheels are built for Python 3.11 only",
-                      "keep python at 3.11 for the seed profile")
+                      "the stack %s is pinned for Python %s: its base image carries that Python and its torch_npu "
+                      "wheels are built for it" % (name, python),
+                      "keep python at %s, or write a stack profile for the other Python with its own base image"
+                      % python)
 
 
 # Keys of the resolved stack: (name pattern, check, fix).

@@ -2,38 +2,12 @@
 directories without a deployed server. Its checks of running servers are exercised on a
 simulated node by tests/integration/test_doctor.py."""
 import json
-import os
-import subprocess
-import sys
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
-VENV_PYTHON = os.path.join(ROOT, '.venv', 'bin', 'python')
-PYTHON = VENV_PYTHON if os.path.exists(VENV_PYTHON) else sys.executable
-ANSIBLE = os.path.join(os.path.dirname(PYTHON), 'ansible')
+from adhoc import run_module as run_adhoc
 
 
 def run_module(tmp_path, args, check=False):
-    env = dict(os.environ)
-    env.update({
-        'ANSIBLE_CONFIG': os.path.join(ROOT, 'ansible.cfg'),
-        'ANSIBLE_PYTHON_INTERPRETER': PYTHON,
-        'ANSIBLE_LOAD_CALLBACK_PLUGINS': '1',
-        'ANSIBLE_STDOUT_CALLBACK': 'json',
-        'ANSIBLE_CACHE_PLUGIN': 'memory',
-        'ANSIBLE_LOCAL_TEMP': str(tmp_path / 'ansible-local'),
-        'ANSIBLE_REMOTE_TEMP': str(tmp_path / 'ansible-remote'),
-        'ANSIBLE_NOCOLOR': '1',
-    })
-    command = [ANSIBLE, 'localhost', '-m', 'npu.sglang.doctor_probe', '-a', json.dumps(args)]
-    if check:
-        command.append('--check')
-    proc = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, timeout=180, check=False)
-    try:
-        report = json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError('no JSON from ansible (rc=%d):\n%s\n%s' % (proc.returncode, proc.stdout, proc.stderr))
-    return report['plays'][0]['tasks'][0]['hosts']['localhost']
+    return run_adhoc(tmp_path, 'npu.sglang.doctor_probe', args, check=check)
 
 
 def test_a_configured_server_without_a_record_is_not_deployed(tmp_path):
