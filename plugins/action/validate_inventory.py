@@ -11,6 +11,7 @@ naming the host, the variable, the value and the fix.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -82,6 +83,20 @@ def load_stacks(stacks_dir=STACKS_DIR):
         if name.endswith(".yml"):
             stacks[name[:-4]] = _load_yaml(os.path.join(stacks_dir, name)).get("npu_stack_profile_data", {})
     return stacks
+
+
+CONTRACTS_DIR = os.path.join(ROLES_DIR, "npu_stack", "files", "sglang_cli")
+
+
+def load_contracts(contracts_dir=CONTRACTS_DIR):
+    """{SGLang release: options of its launch_server parser} (module_utils/sglang_args.py)."""
+    contracts = {}
+    for name in sorted(os.listdir(contracts_dir)):
+        if name.endswith(".json"):
+            with open(os.path.join(contracts_dir, name), encoding="utf-8") as handle:
+                data = json.load(handle)
+            contracts[data["release"]] = data["options"]
+    return contracts
 
 
 def is_template(value):
@@ -229,18 +244,20 @@ def check_specs(specs, values):
     return problems
 
 
-def validate_host(host, task_vars, templar, specs=None, defaults=None, stacks=None):
+def validate_host(host, task_vars, templar, specs=None, defaults=None, stacks=None, contracts=None):
     """(problems, HostValues) of one host: template errors, argument spec errors, then the rules.
     A rule's problem on a variable that already has a spec or template problem is left out."""
     specs = load_role_specs() if specs is None else specs
     defaults = load_role_defaults() if defaults is None else defaults
     stacks = load_stacks() if stacks is None else stacks
+    contracts = load_contracts() if contracts is None else contracts
     values = HostValues(task_vars, defaults, specs, templar)
     problems = values.template_problems + check_specs(specs, values.set_values)
     ctx = {
         "host": host,
         "groups": task_vars.get("groups", {}),
         "stacks": stacks,
+        "contracts": contracts,
         "set": set(values.set_values),
         "derived": values.derived,
     }
@@ -259,10 +276,11 @@ class ActionModule(ActionBase):
         host = task_vars.get("inventory_hostname", "?")
         try:
             specs, defaults, stacks = load_role_specs(), load_role_defaults(), load_stacks()
-        except (OSError, yaml.YAMLError) as exc:
+            contracts = load_contracts()
+        except (OSError, ValueError, yaml.YAMLError) as exc:
             raise AnsibleError("cannot read the collection's argument specs and defaults: %s" % exc)
         problems, values = validate_host(host, task_vars, self._templar.copy_with_new_env(),
-                                         specs, defaults, stacks)
+                                         specs, defaults, stacks, contracts)
         result["changed"] = False
         result["checked"] = list(values.set_names)
         if problems:

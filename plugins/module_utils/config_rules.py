@@ -19,6 +19,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.npu.sglang.plugins.module_utils.launch import flag_setting, launch_args
+from ansible_collections.npu.sglang.plugins.module_utils.sglang_args import check_argv
 from ansible_collections.npu.sglang.plugins.module_utils.stack_rules import profile_problems
 
 # ---------------------------------------------------------------------------------------------
@@ -630,8 +632,24 @@ def inst_nodes(inst):
             % explicit)
 
 
+def inst_launch_contract(inst):
+    """The server's launch arguments against the parser of the SGLang release the stack builds
+    (roles/npu_stack/files/sglang_cli/<release>.json, read from that release's own source)."""
+    stack = _stack(inst.values, inst.ctx)[1] or {}
+    release = stack.get("sglang_release")
+    options = inst.ctx.get("contracts", {}).get(str(release))
+    if options is None:
+        return
+    argv = launch_args(inst.settings, inst.nnodes(), 0, "head:%s" % inst["dist_port"])
+    for flag, message in check_argv(options, argv):
+        key = flag_setting(flag) or "extra_args"
+        yield inst.problem(key, "SGLang %s (the release of stack %s) refuses it: %s" % (release, stack.get("name"), message),
+                           "use what that release's launch_server accepts (python -m sglang.launch_server --help "
+                           "of sglang %s), or a stack profile of a release that has it" % release)
+
+
 INSTANCE_CHECKS = [inst_tp, inst_page_size, inst_backend_device, inst_quantization, inst_ports,
-                   inst_model_path, inst_auth, inst_nodes]
+                   inst_model_path, inst_auth, inst_nodes, inst_launch_contract]
 
 
 def rule_instances(values, ctx):

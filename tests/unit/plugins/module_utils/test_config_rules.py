@@ -10,6 +10,7 @@ import re
 import pytest
 import yaml
 
+from ansible_collections.npu.sglang.plugins.action.validate_inventory import load_contracts
 from ansible_collections.npu.sglang.plugins.module_utils import config_rules as cr
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
@@ -47,12 +48,13 @@ BASE = {
     "sglang_service_dist_port": 5000,
 }
 GROUPS = {"all": ["h1", "h2", "h3"], "npu_nodes": ["h1", "h2", "h3"], "pair": ["h1", "h2"], "other": ["h3"]}
+CONTRACTS = load_contracts()
 
 
 def run(changes, host="h1", rules=None):
     values = copy.deepcopy(BASE)
     values.update(changes)
-    ctx = {"host": host, "groups": GROUPS, "stacks": STACKS}
+    ctx = {"host": host, "groups": GROUPS, "stacks": STACKS, "contracts": CONTRACTS}
     return cr.check_rules(values, ctx, rules)
 
 
@@ -70,6 +72,9 @@ def test_the_base_configuration_is_valid():
 
 # (case id, changed variables, variable named, value shown (repr), words of the reason)
 BAD = [
+    # The launch line against the parser of the stack's release (seed: SGLang 0.4.9).
+    ("flag the release lacks", {"sglang_service_extra_args": ["--enable-npu-foo"]}, "sglang_service_extra_args",
+     "['--enable-npu-foo']", "unrecognized arguments: --enable-npu-foo"),
     # VARIABLE_CHECKS rows
     ("image empty", {"docker_npu_image": " "}, "docker_npu_image", "' '", "empty"),
     ("image with space", {"docker_npu_image": "my image:1"}, "docker_npu_image", "'my image:1'", "white space"),
@@ -244,7 +249,7 @@ def test_every_rule_and_every_row_is_exercised():
                 hit_rules.add(rule.__name__)
         for check in cr.INSTANCE_CHECKS:
             values = dict(copy.deepcopy(BASE), **changes)
-            ctx = {"host": "h1", "groups": GROUPS, "stacks": STACKS}
+            ctx = {"host": "h1", "groups": GROUPS, "stacks": STACKS, "contracts": CONTRACTS}
             if any(list(check(inst)) for inst in cr.instances(values, ctx)):
                 hit_checks.add(check.__name__)
     assert hit_rules == set(r.__name__ for r in cr.RULES)
@@ -311,3 +316,20 @@ def test_instance_keys_match_the_role_spec_and_template():
     # auth only makes validation require a key; the role uses any non-empty key.
     assert merged | set(cr.VALIDATION_ONLY_KEYS) == set(cr.INSTANCE_KEYS)
     assert cr.QUANTIZATIONS == tuple(c for c in spec["sglang_service_quantization"]["choices"] if c)
+
+
+def test_the_launch_line_is_held_to_the_parser_of_the_profiles_release():
+    """The seed builds SGLang 0.4.9, whose parser has no modelslim quantization and no flag
+    --enable-npu-foo; the upstream profile's 0.5.12.post1 knows modelslim."""
+    problems = run({"sglang_service_quantization": "modelslim", "sglang_service_extra_args": ["--enable-npu-foo"]},
+                   rules=[cr.rule_instances])
+    text = rendered(problems)
+    assert ("host h1: sglang_service_quantization = 'modelslim': server main: SGLang 0.4.9 (the release of stack seed) "
+            "refuses it: argument --quantization: invalid choice: 'modelslim'") in text
+    assert ("host h1: sglang_service_extra_args = ['--enable-npu-foo']: server main: SGLang 0.4.9 (the release of "
+            "stack seed) refuses it: unrecognized arguments: --enable-npu-foo") in text
+    assert run({"npu_stack_profile": "upstream", "sglang_service_quantization": "modelslim"},
+               rules=[cr.rule_instances]) == []
+    assert run({}, rules=[cr.rule_instances]) == []
+    # Every shipped profile names a release whose contract is checked in.
+    assert sorted(str(s["sglang_release"]) for s in STACKS.values()) == sorted(CONTRACTS)

@@ -1,0 +1,69 @@
+# -*- coding: utf-8 -*-
+# Copyright: npu.sglang maintainers
+# Apache-2.0 (see the collection's LICENSE)
+"""The launch command line of one server: one table from setting to SGLang flag.
+
+launch_args(settings, nnodes, node_rank, dist_init_addr) is the only place that turns a server's
+settings into `python -m sglang.launch_server` arguments: the unit's argv (filter
+npu.sglang.launch_args in roles/sglang_service/templates/instances.j2) and the validation's
+launch-contract check (config_rules) both call it. Adding a launch flag is one row here plus its
+option in roles/sglang_service/meta/argument_specs.yml.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+# (setting, flag, kind): "value" always given; "optional" given unless null or empty; "switch" a
+# flag without a value, given when the setting is true.
+LAUNCH_FLAGS = (
+    ("model_path", "--model-path", "value"),
+    ("served_model_name", "--served-model-name", "optional"),
+    ("tp", "--tp-size", "value"),
+    ("device", "--device", "value"),
+    ("attention_backend", "--attention-backend", "value"),
+    ("grammar_backend", "--grammar-backend", "optional"),
+    ("disable_overlap_schedule", "--disable-overlap-schedule", "switch"),
+    ("max_total_tokens", "--max-total-tokens", "optional"),
+    ("mem_fraction_static", "--mem-fraction-static", "optional"),
+    ("quantization", "--quantization", "optional"),
+    ("chunked_prefill_size", "--chunked-prefill-size", "optional"),
+    ("host", "--host", "value"),
+    ("port", "--port", "value"),
+    ("enable_metrics", "--enable-metrics", "switch"),
+)
+# The flags of a server spread over several nodes, set from its node group.
+MULTI_NODE_FLAGS = ("--nnodes", "--node-rank", "--dist-init-addr")
+
+
+def _true(value):
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _given(value):
+    return value is not None and str(value) != ""
+
+
+def launch_args(settings, nnodes=1, node_rank=0, dist_init_addr=None):
+    """The arguments after the launcher, in the unit's order: the table, the node group, extra_args."""
+    argv = []
+    for key, flag, kind in LAUNCH_FLAGS:
+        value = settings.get(key)
+        if kind == "switch":
+            if _true(value):
+                argv.append(flag)
+        elif kind == "value" or _given(value):
+            argv += [flag, str(value)]
+    if int(nnodes) > 1:
+        argv += ["--nnodes", str(nnodes), "--node-rank", str(node_rank), "--dist-init-addr", str(dist_init_addr)]
+    argv += [str(a) for a in (settings.get("extra_args") or [])]
+    return argv
+
+
+def flag_setting(flag):
+    """The setting behind a flag of the table, else None (extra_args or the node group)."""
+    for key, name, _kind in LAUNCH_FLAGS:
+        if name == flag:
+            return key
+    return None

@@ -1,0 +1,112 @@
+"""The launch contract: SGLang's own parser, read from the real source of each profile's release.
+
+roles/npu_stack/files/sglang_cli/<release>.json holds what validation checks every server's launch
+line against; here it is rebuilt from that release's wheel on the package index and must be equal.
+The API simulator refuses, as the release does, what the release installed beside it lacks.
+Regenerate the files with NPU_SGLANG_WRITE_CONTRACTS=1 (after adding a profile).
+"""
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+import yaml
+
+from ansible_collections.npu.sglang.plugins.module_utils import sglang_args
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+CONTRACTS = os.path.join(ROOT, "roles", "npu_stack", "files", "sglang_cli")
+STACKS = os.path.join(ROOT, "roles", "npu_stack", "vars", "stacks")
+SIM = os.path.join(ROOT, "tests", "sim", "node", "sglang-sim")
+
+
+def releases():
+    found = set()
+    for name in os.listdir(STACKS):
+        with open(os.path.join(STACKS, name), encoding="utf-8") as handle:
+            found.add(str(yaml.safe_load(handle)["npu_stack_profile_data"]["sglang_release"]))
+    return sorted(found)
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory):
+    """The wheel of every profile's SGLang release, from the index pip is configured with."""
+    cache = os.path.join(ROOT, ".sim", "cache", "wheels")
+    os.makedirs(cache, exist_ok=True)
+    found = {}
+    for release in releases():
+        have = [n for n in os.listdir(cache) if n.startswith("sglang-%s-" % release) and n.endswith(".whl")]
+        if not have:
+            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:",
+                            "-d", cache, "sglang==%s" % release], check=True, timeout=600)
+            have = [n for n in os.listdir(cache) if n.startswith("sglang-%s-" % release) and n.endswith(".whl")]
+        found[release] = os.path.join(cache, sorted(have)[0])
+    return found
+
+
+@pytest.mark.parametrize("release", releases())
+def test_the_checked_in_contract_is_the_releases_own_parser(wheels, release):
+    path = wheels[release]
+    options = sglang_args.read_options(sglang_args.server_args_source(path))
+    expected = sglang_args.contract(release, "sglang-%s (package index) %s" % (release, sglang_args.SERVER_ARGS),
+                                    options)
+    target = os.path.join(CONTRACTS, "%s.json" % release)
+    if os.environ.get("NPU_SGLANG_WRITE_CONTRACTS"):
+        with open(target, "w", encoding="utf-8") as handle:
+            json.dump(expected, handle, indent=1, sort_keys=True)
+            handle.write("\n")
+    with open(target, encoding="utf-8") as handle:
+        assert json.load(handle) == json.loads(json.dumps(expected))
+    # What the recipe's serving line needs is there in every release the profiles build.
+    for flag in ("--model-path", "--tp-size", "--device", "--attention-backend", "--grammar-backend",
+                 "--disable-overlap-schedule", "--max-total-tokens", "--mem-fraction-static", "--host", "--port"):
+        assert flag in options, (release, flag)
+    assert "ascend" in options["--attention-backend"]["choices"]
+
+
+def test_the_reader_refuses_what_argparse_refuses(wheels):
+    options = sglang_args.read_options(sglang_args.server_args_source(wheels["0.4.9"]))
+    good = ["--model-path", "/m", "--device", "npu", "--attention-backend", "ascend", "--tp-size", "2",
+            "--disable-overlap-schedule", "--quantization=w8a8_int8", "--cuda-graph-bs", "1", "2", "--host", "h"]
+    assert sglang_args.check_argv(options, good) == []
+    assert sglang_args.check_argv(options, good + ["--quantization", "modelslim", "--enable-npu-foo", "--x=1"]) == [
+        ("--quantization", "argument --quantization: invalid choice: 'modelslim' (choose from %s)"
+         % ", ".join(repr(c) for c in options["--quantization"]["choices"])),
+        ("--enable-npu-foo", "unrecognized arguments: --enable-npu-foo --x=1")]
+    assert sglang_args.check_argv(options, ["--port"]) == [("--port", "argument --port: expected one argument")]
+
+
+def _install_release(wheel, site):
+    """The release's package and metadata in a site directory, as pip would lay them (no deps)."""
+    with zipfile.ZipFile(wheel) as archive:
+        for name in archive.namelist():
+            if name.startswith(("sglang/srt/server_args.py", "sglang/__init__.py")) or ".dist-info/METADATA" in name:
+                archive.extract(name, site)
+    # Enough of a package for find_spec(); the simulator never imports it.
+    os.makedirs(os.path.join(site, "sglang", "srt"), exist_ok=True)
+
+
+def test_the_simulator_answers_as_the_release_beside_it(wheels, tmp_path):
+    site = str(tmp_path / "site")
+    _install_release(wheels["0.4.9"], site)
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text(json.dumps({"hidden_size": 64, "num_hidden_layers": 2,
+                                                                "num_attention_heads": 2, "vocab_size": 100}))
+    env = dict(os.environ, PYTHONPATH=site, SGLANG_SIM_STARTUP_S="0", ASCEND_RT_VISIBLE_DEVICES="0")
+    env.pop("SGLANG_SIM_VERSION", None)
+    base = [sys.executable, SIM, "--model-path", str(tmp_path / "model"), "--device", "npu",
+            "--attention-backend", "ascend", "--port", "1"]
+    refused = subprocess.run(base + ["--quantization", "modelslim"], env=env, capture_output=True, text=True,
+                             timeout=60, check=False)
+    assert refused.returncode == 2
+    assert "launch_server.py: error: argument --quantization: invalid choice: 'modelslim'" in refused.stderr
+    unknown = subprocess.run(base + ["--enable-npu-foo"], env=env, capture_output=True, text=True, timeout=60,
+                             check=False)
+    assert unknown.returncode == 2 and "unrecognized arguments: --enable-npu-foo" in unknown.stderr
+    # Without the release beside it, the simulator's own parser is all there is: it knows modelslim.
+    plain = dict(env, PYTHONPATH="")
+    other = subprocess.run(base + ["--quantization", "modelslim", "--port", "70000"], env=plain, capture_output=True,
+                           text=True, timeout=60, check=False)
+    assert "invalid choice" not in other.stdout + other.stderr
