@@ -23,10 +23,9 @@ PLAY = """
     docker_npu_spec: {env: {}}
     _sglang_build_sources:
       results:
-        - {item: {name: sglang}, after: 1111111111111111111111111111111111111111}
-        - {item: {name: vllm}, after: 2222222222222222222222222222222222222222}
+        - {item: sglang, after: 1111111111111111111111111111111111111111}
+        - {item: vllm, after: 2222222222222222222222222222222222222222}
     _sglang_build_base: {images: [{Id: "sha256:base"}]}
-    _sglang_build_pulled: {skipped: true}
   tasks:
     - name: Compute the fingerprint
       ansible.builtin.include_role:
@@ -60,6 +59,10 @@ NOT_IN_IMAGE = {
     "sglang_build_zstd_package": "distribution",
     "sglang_build_zstd_level": "distribution",
     "sglang_build_remove_container": "what happens after the commit",
+    "sglang_build_base_image_archive": "how the base image arrives; its Id is fingerprinted",
+    "sglang_build_base_image_archive_on_builder": "how the base image arrives; its Id is fingerprinted",
+    "sglang_build_registry_username": "how the base image arrives; its Id is fingerprinted",
+    "sglang_build_registry_password": "how the base image arrives; its Id is fingerprinted",
 }
 
 

@@ -133,6 +133,7 @@ def state(request):
         "torchvision": installed("torchvision"),
         "torch_npu": installed("torch_npu"),
         "triton_ascend": installed("triton-ascend"),
+        "pybind11": installed("pybind11"),
         # The CUDA distribution named triton (triton-ascend's own files are the module triton).
         "triton": installed("triton"),
     }
