@@ -18,5 +18,8 @@ printf 'PermitRootLogin prohibit-password\nPasswordAuthentication no\nUseDNS no\
 : > /etc/machine-id
 rm -f /var/lib/dbus/machine-id
 # The inner Docker engine keeps its data on the volume simctl mounts at /var/lib/docker.
+# The sim's registry (simctl registry up) speaks plain HTTP on the sim network: the engine may pull
+# from it. A fact of the test cluster only; production engines keep their own registry settings.
 install -d -m 0755 /etc/docker
-printf '{\n  "storage-driver": "overlay2",\n  "log-driver": "json-file"\n}\n' > /etc/docker/daemon.json
+printf '{\n  "storage-driver": "overlay2",\n  "log-driver": "json-file",\n  "insecure-registries": ["npu-sim-registry:5000"]\n}\n' \
+  > /etc/docker/daemon.json
