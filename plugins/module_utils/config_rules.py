@@ -248,6 +248,9 @@ class Instance:
         self.name = self.settings["name"] if self.settings["name"] is not None else "#%d" % index
         self.values = values
         self.ctx = ctx
+        # Over a node group, a server on its own chips uses them on every node.
+        if "tp" not in self.entry and isinstance(self.entry.get("devices"), list):
+            self.settings["tp"] = len(self.entry["devices"]) * self.nnodes()
 
     def __getitem__(self, key):
         return self.settings[key]
@@ -624,6 +627,12 @@ def inst_nodes(inst):
             yield inst.problem("node_group", "this host is not in group %s (%s)" % (name, ", ".join(groups[str(name)])),
                                "add the host to the group, or set node_group for the group's hosts only")
             return
+    if inst.nnodes() > 1 and blank(inst["socket_ifname"]):
+        yield inst.problem("socket_ifname",
+                           "a server over %d nodes needs the network interface HCCL and Gloo use between them"
+                           % inst.nnodes(),
+                           "set %s to the interface the nodes reach each other on, e.g. eth0 (see ip -br addr)"
+                           % inst.var("socket_ifname"))
     if explicit is not None and as_int(explicit) != inst.nnodes():
         size = inst.nnodes()
         yield inst.problem("extra_args", "--nnodes %s does not match the %d node(s) of %s" % (

@@ -127,7 +127,8 @@ MATRIX = [
 # Valid hosts in the same run: each must pass (no false alarm next to the bad ones).
 GOOD = {
     "good-defaults": ({}, ()),
-    "good-multinode": ({"sglang_service_node_group": "duo", "sglang_service_tp": 16}, ("duo",)),
+    "good-multinode": ({"sglang_service_node_group": "duo", "sglang_service_tp": 16,
+                        "sglang_service_socket_ifname": "eth0"}, ("duo",)),
     "good-two-servers": ({"sglang_service_instances": [dict(SERVER_A, port=30000), dict(SERVER_B, port=30001)]}, ()),
     "good-hub-id-dummy": ({"sglang_service_model_path": "Qwen/Qwen3-8B",
                            "sglang_service_extra_args": ["--load-format", "dummy"]}, ()),

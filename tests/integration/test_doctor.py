@@ -34,7 +34,7 @@ PLANTED_VARS = {
     # A failing unit waits this long between restarts, so doctor sees it restarting.
     "sglang_service_restart_sec": 60,
     "sglang_service_instances": [
-        {"name": "bad", "devices": [0, 1], "tp": 2, "port": 30000, "node_group": "pair",
+        {"name": "bad", "devices": [0, 1], "tp": 2, "port": 30000, "node_group": "pair", "socket_ifname": "eth0",
          "device": "cpu", "attention_backend": "torch_native", "disable_overlap_schedule": False,
          "mem_fraction_static": 0.5, "profiler_dir": "/srv/doctor-ro/profile",
          "env": {"USE_VLLM_CUSTOM_ALLREDUCE": "0", "ASCEND_P2P_ENABLE": "0", "HCCL_CONNECT_TIMEOUT": "60"}},

@@ -885,6 +885,25 @@ def test_invalid_launch_fails_like_sglang(sim_tmp, model_dir, extra_args, env_ex
     assert READY not in out
 
 
+def test_visible_device_ids_count_the_devices_the_container_sees(sim_tmp, model_dir):
+    """A container given davinci4..7 only (no --privileged) sees 4 NPUs, numbered 0..3."""
+    dev = os.path.join(sim_tmp, "dev-upper-four")
+    os.makedirs(dev, exist_ok=True)
+    for name in ("davinci4", "davinci5", "davinci6", "davinci7", "davinci_manager"):
+        open(os.path.join(dev, name), "w").close()
+    refused = base_env(sim_tmp, ASCEND_RT_VISIBLE_DEVICES="4,5,6,7", SGLANG_SIM_DEV_DIR=dev)
+    rc, out = run_to_exit(sim_tmp, ["--model-path", model_dir, "--device", "npu", "--tp", "4"], env=refused)
+    assert rc == 1, out
+    assert ("ASCEND_RT_VISIBLE_DEVICES=4,5,6,7 names device 4, but this container sees 4 NPUs (%s/davinci4,5,6,7), "
+            "numbered from 0" % dev) in out, out
+    env = base_env(sim_tmp, ASCEND_RT_VISIBLE_DEVICES="0,1,2,3", SGLANG_SIM_DEV_DIR=dev)
+    srv = SimServer(sim_tmp, ["--model-path", model_dir, "--device", "npu", "--tp", "4"], env=env)
+    try:
+        srv.start()
+    finally:
+        srv.stop()
+
+
 def test_davinci_nodes_count_when_no_visible_devices_variable(sim_tmp, model_dir):
     dev = os.path.join(sim_tmp, "dev-two")
     os.makedirs(dev, exist_ok=True)

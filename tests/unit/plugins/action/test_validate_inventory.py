@@ -119,9 +119,10 @@ def test_variables_of_roles_without_specs_are_validated_when_set():
 
 
 def test_multi_node_uses_the_inventory_groups():
-    lines = problem_lines(sglang_service_node_group="pair", sglang_service_tp=16, **MODEL)
+    lines = problem_lines(sglang_service_node_group="pair", sglang_service_tp=16, sglang_service_socket_ifname="eth0",
+                          **MODEL)
     assert lines == []
-    lines = problem_lines(sglang_service_node_group="pair", sglang_service_tp=16,
+    lines = problem_lines(sglang_service_node_group="pair", sglang_service_tp=16, sglang_service_socket_ifname="eth0",
                           sglang_service_extra_args=["--nnodes", "4"], **MODEL)
     assert len(lines) == 1 and "--nnodes 4 does not match the 2 node(s) of group pair" in lines[0], lines
 
@@ -164,3 +165,11 @@ def test_the_stack_profile_choices_are_the_stack_files():
     """npu_stack's spec lists the profiles; a new file under vars/stacks/ must be listed too."""
     choices = load_role_specs()["npu_stack"]["npu_stack_profile"]["choices"]
     assert sorted(choices) == sorted(load_stacks())
+
+
+def test_a_server_over_a_node_group_defaults_to_the_chips_of_every_node():
+    """tp = chips per node x nodes: the default used to be one node's chips, half a 2-node model."""
+    values = host_values(sglang_service_node_group="pair", sglang_service_socket_ifname="eth0", **MODEL)
+    assert int(values["sglang_service_tp"]) == 16
+    assert int(host_values(**MODEL)["sglang_service_tp"]) == 8
+    assert problem_lines(sglang_service_node_group="pair", sglang_service_socket_ifname="eth0", **MODEL) == []

@@ -46,6 +46,7 @@ BASE = {
     "sglang_service_env": {},
     "sglang_service_node_group": "",
     "sglang_service_dist_port": 5000,
+    "sglang_service_socket_ifname": "",
 }
 GROUPS = {"all": ["h1", "h2", "h3"], "npu_nodes": ["h1", "h2", "h3"], "pair": ["h1", "h2"], "other": ["h3"]}
 CONTRACTS = load_contracts()
@@ -168,6 +169,8 @@ BAD = [
                        "sglang_service_api_key": "k"},
      "sglang_service_instances[0].api_key", "' '", "API key is empty"),
     ("auth not a bool", {"sglang_service_auth": "maybe"}, "sglang_service_auth", "'maybe'", "not a boolean"),
+    ("multi-node without interface", {"sglang_service_node_group": "pair", "sglang_service_tp": 16},
+     "sglang_service_socket_ifname", "''", "needs the network interface HCCL and Gloo use between them"),
     ("group missing", {"sglang_service_node_group": "nosuch"}, "sglang_service_node_group", "'nosuch'",
      "no inventory group"),
     ("host not in group", {"sglang_service_node_group": "other"}, "sglang_service_node_group", "'other'",
@@ -219,8 +222,9 @@ GOOD = [
     ("tp as text", {"sglang_service_tp": "8"}),
     ("two servers apart", {"sglang_service_instances": two({"devices": [0, 1, 2, 3], "port": 30000},
                                                            {"devices": [4, 5, 6, 7], "port": 30001}, tp=4)}),
-    ("multi-node", {"sglang_service_node_group": "pair", "sglang_service_tp": 16}),
+    ("multi-node", {"sglang_service_node_group": "pair", "sglang_service_tp": 16, "sglang_service_socket_ifname": "eth0"}),
     ("multi-node explicit nnodes", {"sglang_service_node_group": "pair", "sglang_service_tp": 16,
+                                    "sglang_service_socket_ifname": "eth0",
                                     "sglang_service_extra_args": ["--nnodes", "2"]}),
     ("sixteen chips", {"docker_npu_board_chips": 16, "docker_npu_devices": list(range(16)),
                        "sglang_service_devices": list(range(16)), "sglang_service_tp": 16}),
