@@ -5,9 +5,9 @@ On the shared cluster after the e2e and runner tests: serve.yml with the key fro
 (auth required), then benchmark.yml (the real client, which needs the key) with its report. Then
 every playbook output (at -v), every file of the report, and every node's files outside the
 Docker image store (unit files, the server files, logs, the journal, the benchmark's run
-directory, the containers' logs) are searched for the key. The server process's own command line
-holds it (SGLang takes it only as a flag); that is root's view of the node and is not searched.
-The cluster goes back to serving without a key at the end.
+directory, the containers' logs) are searched for the key, and so is every process's command line on
+every node (the server reads the key file in-process: SGLang gets the flag in its sys.argv, never on
+a command line). The cluster goes back to serving without a key at the end.
 """
 import json
 import re
@@ -108,3 +108,18 @@ def test_the_key_is_in_no_node_file_log_or_journal(keyed):
         assert SECRET not in logs and "<redacted>" in logs, node
         unit = on(node, "systemctl", "cat", "npu-sglang@main.service").stdout
         assert SECRET not in unit and SECRET not in on(node, "cat", "/etc/npu-sglang/main.run").stdout
+
+
+def test_the_key_is_on_no_command_line(keyed):
+    """Any user of a node reads every process's command line (ps); the key is on none of them,
+    the server's included, while the server holds it (the requests above needed it)."""
+    for node in keyed["nodes"]:
+        assert _status(node, SECRET) == "200", node
+        lines = on(node, "ps", "-eo", "pid,args", "--no-headers").stdout.splitlines()
+        server = [line for line in lines if "sglang-sim" in line or "sglang.launch_server" in line]
+        assert server, (node, lines)
+        leaks = [line for line in lines if SECRET in line]
+        assert not leaks, (node, leaks)
+        # /proc/<pid>/cmdline itself, which ps reads, for every process the node can see.
+        cmdlines = on(node, "sh", "-c", "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '; true").stdout
+        assert "sglang" in cmdlines and SECRET not in cmdlines, node
