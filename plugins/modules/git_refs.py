@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: npu.sglang maintainers
-# Apache-2.0 (see the collection's LICENSE)
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -40,8 +40,10 @@ options:
         required: true
 attributes:
   check_mode:
+    description: Asks the repositories the same way in check mode; it never changes anything.
     support: full
   diff_mode:
+    description: Returns no diff; the module changes nothing.
     support: none
 author:
   - npu.sglang maintainers (@npu-sglang)

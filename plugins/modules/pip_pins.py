@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: npu.sglang maintainers
-# Apache-2.0 (see the collection's LICENSE)
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -62,8 +62,10 @@ options:
     default: []
 attributes:
   check_mode:
+    description: Asks the index the same way in check mode; it never changes anything.
     support: full
   diff_mode:
+    description: Returns no diff; the module changes nothing.
     support: none
 author:
   - npu.sglang maintainers (@npu-sglang)
@@ -183,7 +185,8 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             packages=dict(type="list", elements="dict", required=True, options=dict(
-                key=dict(type="str", required=True),
+                # The pin's name in the stack profile (torch_npu, ...), not a secret.
+                key=dict(type="str", required=True, no_log=False),
                 name=dict(type="str", required=True),
                 version=dict(type="str", required=True))),
             python_version=dict(type="str", required=True),

@@ -10,6 +10,10 @@ import time
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+# The checkout as ansible_collections.npu.sglang (.collections links to it), for the tests that
+# check with the collection's own module_utils.
+if os.path.join(ROOT, ".collections") not in sys.path:
+    sys.path.insert(0, os.path.join(ROOT, ".collections"))
 BIN = os.path.dirname(sys.executable)
 SIMCTL = os.path.join(ROOT, "tests", "sim", "simctl")
 STATE = os.environ.get("NPU_SIM_STATE", os.path.join(ROOT, ".sim"))

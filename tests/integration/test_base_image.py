@@ -90,7 +90,7 @@ def results(out, task):
     """The result words (ok, changed, skipping, fatal) of the task named `task` in the output."""
     words = []
     for chunk in out.split("TASK [")[1:]:
-        header, _, body = chunk.partition("\n")
+        header, _sep, body = chunk.partition("\n")
         if header.split("] ")[0].endswith(": " + task):
             words += re.findall(r"^(ok|changed|skipping|fatal): \[", body, re.M)
     return words
@@ -113,7 +113,7 @@ def registry_vars(cluster, password):
 
 def test_present_image_does_nothing(cluster):
     assert node_image_id(cluster["image"]) == cluster["image_id"]
-    code, out, _ = playbook(cluster, "base_image")
+    code, out, _seconds = playbook(cluster, "base_image")
     assert code == 0, out[-5000:]
     assert recap(out)[NODE]["changed"] == 0, out[-3000:]
     for task in ("Copy the archive to the builder", "Load the archive", "Log in to the base image's registry", "Pull the image"):
@@ -123,7 +123,7 @@ def test_present_image_does_nothing(cluster):
 
 def test_missing_image_is_loaded_from_the_archive(cluster):
     remove_from_node(cluster["image"])
-    code, out, _ = playbook(cluster, "base_image", "-e", "sglang_build_base_image_archive=" + cluster["archive"])
+    code, out, _seconds = playbook(cluster, "base_image", "-e", "sglang_build_base_image_archive=" + cluster["archive"])
     assert code == 0, out[-5000:]
     assert results(out, "Load the archive") == ["changed"], out[-5000:]
     assert results(out, "Pull the image") == ["skipping"], out[-5000:]
@@ -131,15 +131,16 @@ def test_missing_image_is_loaded_from_the_archive(cluster):
     assert said_id(out) == cluster["image_id"]
     assert "npu-sglang-base-image" not in on("ls", "/var/tmp").stdout  # the copy was removed
 
-    again, out, _ = playbook(cluster, "base_image", "-e", "sglang_build_base_image_archive=" + cluster["archive"])
+    again, out, _seconds = playbook(cluster, "base_image", "-e", "sglang_build_base_image_archive=" + cluster["archive"])
     assert again == 0 and recap(out)[NODE]["changed"] == 0, out[-5000:]
     assert results(out, "Load the archive") == ["skipping"], out[-5000:]
 
     # An archive (here on the builder, loaded in place) that lacks the image fails, naming it all.
     run(["docker", "cp", cluster["archive"], NODE + ":/var/tmp/other.tar"])
     wanted = "npu-sim-cann:not-in-this-archive"
-    code, out, _ = playbook(cluster, "base_image", "-e", "sglang_build_base_image_archive=/var/tmp/other.tar",
-                            "-e", "sglang_build_base_image_archive_on_builder=true", "-e", "docker_npu_image=" + wanted)
+    code, out, _seconds = playbook(cluster, "base_image", "-e", "sglang_build_base_image_archive=/var/tmp/other.tar",
+                                   "-e", "sglang_build_base_image_archive_on_builder=true",
+                                   "-e", "docker_npu_image=" + wanted)
     assert code != 0, out[-5000:]
     assert re.search(r"host %s: sglang_build_base_image_archive=/var/tmp/other.tar was loaded but holds no image named %s"
                      r" \(docker_npu_image\); it loaded %s\. Fix: set docker_npu_image"
@@ -151,12 +152,12 @@ def test_missing_image_is_pulled_with_credentials_that_are_not_kept(cluster):
     remove_from_node(cluster["ref"])
     creds = registry_vars(cluster, cluster["password"])
     # The check first, in check mode: the registry gives the manifest, nothing is pulled.
-    code, out, _ = playbook(cluster, "base_image_check", *creds, check_mode=True)
+    code, out, _seconds = playbook(cluster, "base_image_check", *creds, check_mode=True)
     assert code == 0, out[-5000:]
     assert "%s: pullable from npu-sim-registry:5000" % cluster["ref"] in out, out[-3000:]
     assert node_image_id(cluster["ref"]) is None
 
-    code, out, _ = playbook(cluster, "base_image", "-v", *creds)
+    code, out, _seconds = playbook(cluster, "base_image", "-v", *creds)
     assert code == 0, out[-5000:]
     assert results(out, "Log in to the base image's registry") == ["changed"], out[-5000:]
     assert results(out, "Pull the image") == ["changed"], out[-5000:]

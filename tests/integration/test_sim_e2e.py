@@ -1,11 +1,15 @@
 """The simulated cluster end to end: bring it up, run site.yml twice, look inside, tear down."""
+import json
 import os
 import re
 import time
 
 import pytest
+import yaml
 
-from simtest import PROXY_PROBE, image_tag, included_for, recap, run, site_playbook, tool
+from simtest import PROXY_PROBE, ROOT, image_tag, included_for, recap, run, site_playbook, tool
+
+from ansible_collections.npu.sglang.plugins.module_utils.sglang_args import check_argv  # after simtest's path
 
 CHIPS = int(os.environ.get("NPU_SIM_CHIPS", "8"))
 NODES = int(os.environ.get("NPU_SIM_NODES", "3"))
@@ -146,3 +150,89 @@ def test_changed_flag_restarts_exactly_that_unit(cluster, deployed, tmp_path):
     assert "--mem-fraction-static 0.85" in run(["docker", "exec", target, "cat", "/etc/npu-sglang/main.run"]).stdout
     # And back: only that unit again.
     site_playbook("playbooks/serve.yml")
+
+
+def test_the_image_carries_the_profiles_stack_and_release(cluster, deployed):
+    """After the build, the image holds exactly the profile's pins (the build re-checks them too)
+    and the SGLang release the profile names, from the commit the sim's mirror tag names."""
+    stack = yaml.safe_load(open(os.path.join(ROOT, "roles", "npu_stack", "vars", "stacks", "seed.yml"),
+                                encoding="utf-8"))["npu_stack_profile_data"]
+    tag = image_tag(deployed["second"])
+    node = cluster["nodes"][-1]
+    probe = ("import importlib.metadata as m, json; print(json.dumps(dict((d, m.version(d)) for d in "
+             "['torch', 'torchvision', 'torch_npu', 'triton-ascend', 'pybind11', 'sglang'])))")
+    out = run(["docker", "exec", node, "docker", "run", "--rm", "--entrypoint", "python3", tag, "-c", probe]).stdout
+    installed = json.loads(out.strip().splitlines()[-1])
+    assert installed == {"torch": stack["torch"], "torchvision": stack["torchvision"], "torch_npu": stack["torch_npu"],
+                         "triton-ascend": stack["triton_ascend"], "pybind11": stack["pybind11"],
+                         "sglang": stack["sglang_release"]}, installed
+    record = json.loads(run(["docker", "exec", node, "docker", "run", "--rm", "--entrypoint", "cat", tag,
+                             "/etc/npu-sglang/build.json"]).stdout)
+    mirror_tag = run(["git", "-C", os.path.join(ROOT, ".sim", "mirrors", "sglang.git"), "rev-parse",
+                      "v0.4.9^{commit}"]).stdout.strip()
+    assert record["inputs"]["commits"]["sglang"] == mirror_tag
+    # SOC_VERSION of the kernel build from the builder's npu-smi chip name (910B3).
+    assert record["inputs"]["soc_version"] == "Ascend910B3"
+    assert record["installed"]["torch_npu"] == stack["torch_npu"] and record["installed"]["cann"] == stack["cann"]
+
+
+def test_every_server_runs_a_line_its_release_accepts(cluster, deployed):
+    """The unit's exact argv against the parser of the SGLang in the image (0.4.9 for the seed), and
+    the server reports that release: the simulator answers as the release beside it."""
+    with open(os.path.join(ROOT, "roles", "npu_stack", "files", "sglang_cli", "0.4.9.json"), encoding="utf-8") as handle:
+        options = json.load(handle)["options"]
+    for node in cluster["nodes"]:
+        inst = json.loads(run(["docker", "exec", node, "cat", "/etc/npu-sglang/main.json"]).stdout)
+        argv = inst["argv"]
+        start = argv.index("--model-path")
+        assert check_argv(options, argv[start:]) == [], argv
+        assert "--attention-backend" in argv and argv[argv.index("--attention-backend") + 1] == "ascend"
+        version = run(["docker", "exec", node, "curl", "-sf", "-m", "10", "http://127.0.0.1:30000/get_server_info"])
+        assert json.loads(version.stdout)["version"] == "0.4.9", version.stdout[:500]
+
+
+def test_preflight_refuses_pins_that_do_not_exist_upstream(cluster, deployed):
+    """The recipe's deleted fork branch and the never-published torch_npu 2.6.0.post1: refused by
+    preflight.yml within a minute, each named with where it looked and the fix, before any build."""
+    overrides = {"sglang_repo": "/srv/npu-sim/git/sglang.git", "vllm_repo": "/srv/npu-sim/git/vllm.git",
+                 "vllm_ascend_repo": "/srv/npu-sim/git/vllm-ascend.git",
+                 "sglang_ref": "ascend_attention_backend", "torch_npu": "2.6.0.post1"}
+    began = time.time()
+    out = site_playbook("playbooks/preflight.yml", "-e", json.dumps({"npu_stack_overrides": overrides}), check=False)
+    seconds = time.time() - began
+    assert out.returncode != 0, out.stdout[-3000:]
+    assert seconds < 60, seconds
+    text = " ".join(out.stdout.split())
+    assert ("git ref sglang_ref = ascend_attention_backend is not in /srv/npu-sim/git/sglang.git (no branch, tag or "
+            "advertised commit of that name). Fix:") in text, out.stdout[-3000:]
+    assert re.search(r"package torch_npu = 2\.6\.0\.post1 \(torch-npu\) is not published for Python 3\.11 on x86_64 "
+                     r"in the configured package index; it has [^.]*2\.6\.0\.post3", text), out.stdout[-3000:]
+    assert "stack profile seed (checked from %s)" % cluster["nodes"][0] in text
+    # Every node stopped there: nothing was built, no build container exists.
+    assert "TASK [npu.sglang.sglang_build" not in out.stdout
+    builds = run(["docker", "exec", cluster["nodes"][0], "docker", "ps", "-aq", "--filter",
+                  "label=npu.sglang.role=build"]).stdout.split()
+    assert builds == []
+    print("preflight refused the bad pins in %.1fs" % seconds)
+    # A profile whose wheels are for another machine: every node is refused, naming its architecture.
+    arm = site_playbook("playbooks/preflight.yml", "-e", json.dumps({"npu_stack_overrides": dict(
+        overrides, sglang_ref="v0.4.9", torch_npu="2.6.0", architectures=["aarch64"])}), check=False)
+    assert arm.returncode != 0
+    arm_text = " ".join(arm.stdout.split())
+    for node in cluster["nodes"]:
+        assert ("host %s: machine architecture x86_64, but the stack profile seed pins wheels for aarch64 only: "
+                "use a profile for x86_64" % node) in arm_text, arm.stdout[-3000:]
+
+
+def test_serve_alone_puts_the_image_on_a_node_that_lacks_it(cluster, deployed):
+    """serve.yml (as smoke.yml and hardware_check.yml, through sglang_build's ensure) works on a
+    node without the image: it loads it there, builds nothing, and the node serves again."""
+    tag = image_tag(deployed["second"])
+    node = cluster["nodes"][-1]
+    run(["docker", "exec", node, "systemctl", "stop", "npu-sglang@main"])
+    run(["docker", "exec", node, "docker", "rmi", "-f", tag])
+    out = site_playbook("playbooks/serve.yml").stdout
+    assert task_hosts(out, "Load the image") == [node], out[-5000:]
+    assert not included_for(out, "sglang_build/tasks/build.yml")
+    code, body = generate(node)
+    assert code == 0 and '"text"' in body, (node, code, body)

@@ -110,3 +110,16 @@ def test_the_simulator_answers_as_the_release_beside_it(wheels, tmp_path):
     other = subprocess.run(base + ["--quantization", "modelslim", "--port", "70000"], env=plain, capture_output=True,
                            text=True, timeout=60, check=False)
     assert "invalid choice" not in other.stdout + other.stderr
+
+
+@pytest.mark.parametrize("profile", ["seed", "upstream"])
+def test_the_example_inventory_passes_the_contract_of_each_profile(profile):
+    """inventories/prod, validated on the controller as every playbook starts (no host contacted):
+    each server's launch line must pass the parser of the profile's release."""
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    bindir = os.path.dirname(sys.executable)
+    proc = subprocess.run([os.path.join(bindir, "ansible-playbook"), "-i", "inventories/prod", "-e",
+                           "npu_stack_profile=%s" % profile, "playbooks/validate.yml"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "failed=0" in proc.stdout
