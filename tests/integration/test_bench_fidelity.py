@@ -1,7 +1,7 @@
 """Simulator fidelity of the benchmark pipeline: client -> raw files -> report.
 
 The SGLang API simulator (tests/sim/node/sglang-sim) runs locally with a known time to first
-token and time per output token. The REAL benchmark client of sglang 0.4.6.post5 (the version of
+token and time per output token. The REAL benchmark client of sglang 0.4.9 (the version of
 the simulated cluster's source mirror), installed from the package index into a cached venv,
 runs the random-ids dataset against it with the command line role sglang_bench builds, and
 tokenizes with the simulated model directory (tests/sim/model). Its JSONL is read back through
@@ -40,10 +40,11 @@ from simtest import tool, tool_env  # noqa: E402 pylint: disable=wrong-import-po
 SIM = os.path.join(ROOT, "tests", "sim", "node", "sglang-sim")
 DETECT = os.path.join(ROOT, "roles", "sglang_bench", "files", "detect_client.py")
 VENV = os.path.join(ROOT, ".cache", "bench-client-venv")
-# What sglang 0.4.6.post5's bench_serving needs: its own dependencies (aiohttp, requests, tqdm,
-# numpy, IPython, setproctitle), the transformers of its runtime extra, and pydantic, which
-# sglang/utils.py imports although the base install does not declare it.
-CLIENT_REQUIREMENTS = ["sglang==0.4.6.post5", "transformers==4.51.1", "pydantic"]
+# What sglang 0.4.9's bench_serving (the seed profile's release) needs: its own dependencies
+# (aiohttp, requests, tqdm, numpy, IPython, setproctitle), the transformers of its runtime extra
+# (4.53.0 in its pyproject.toml), and pydantic, which sglang/utils.py imports although the base
+# install does not declare it.
+CLIENT_REQUIREMENTS = ["sglang==0.4.9", "transformers==4.53.0", "pydantic"]
 READY = "The server is fired up and ready to roll!"
 
 # The latency model. TTFT is large enough that the client's own overhead stays well below 5% of
@@ -88,8 +89,8 @@ def client(client_python, tmp_path_factory):
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False, timeout=600)
     assert proc.returncode == 0, proc.stderr
     found = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert found["module"] == "sglang.bench_serving"  # 0.4.6 has no sglang.benchmark package yet
-    assert found["version"] == "0.4.6.post5"
+    assert found["module"] == "sglang.bench_serving"  # 0.4.9 has no sglang.benchmark package yet
+    assert found["version"] == "0.4.9"
     assert "--random-input-len" in found["flags"] and "--max-concurrency" in found["flags"]
     return found
 

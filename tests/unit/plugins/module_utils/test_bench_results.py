@@ -49,6 +49,7 @@ J01 = 'J01_sglang_jsonl_2024-12_llama3.3-70B_H200_datacrunch.jsonl'
 J02 = 'J02_sglang_jsonl_2024-12_deepseek_requestrate_Infinity_datacrunch.jsonl'
 J03 = 'J03_sglang_jsonl_2025-12_agg_serverinfo_TonyLi15.jsonl'
 J04 = 'J04_sglang_jsonl_2025-12_PD_prefill-decode_serverinfo_TonyLi15.jsonl'
+J05 = 'J05_sglang_jsonl_0.4.9_random-ids_c4_real-client-vs-sim.jsonl'
 V01 = 'V01_vllm_bench_serve_Ascend_Qwen3-8B_trailingpad_vllm-ascend-doc.txt'
 V02 = 'V02_vllm_bench_serve_Ascend_Qwen3-Omni_RPSconfigured_vllm-ascend-doc.txt'
 
@@ -245,6 +246,21 @@ def test_j03_2025_line_with_tag_and_server_info():
     assert r['derived'] == []
 
 
+def test_j05_line_of_the_seed_release_client():
+    """sglang 0.4.9's own JSONL keys (the seed's release): read as they are, none derived."""
+    r = one(J05)
+    assert r['completed'] == 16 and r['max_concurrency'] == 4
+    assert math.isinf(r['request_rate'])
+    assert r['random_input_len'] == 1024 and r['random_output_len'] == 64
+    assert r['ttft_mean_ms'] == 2007.3587173125134
+    assert r['ttft_p99_ms'] == 2032.9030806997705
+    assert r['itl_p95_ms'] == 20.88087539998469
+    assert r['e2e_p99_ms'] == 3296.79074619969
+    assert r['output_throughput'] == 78.07526717109222
+    assert r['achieved_concurrency'] == 3.9931305808609
+    assert r['accept_length'] is None
+
+
 def test_j04_pd_line_model_from_prefill_server():
     r = one(J04)
     assert r['run'] == 'pd_1p1d_n100_in512_out128_c64'
@@ -401,7 +417,7 @@ def test_collect_skips_malformed_files_and_keeps_the_rest():
     assert skipped['malformed/bad_line.jsonl']['line'] == 2
     # the good first line of bad_line.jsonl is not half-used: the whole file is skipped
     assert not [r for r in found.runs if r['source_file'].startswith('malformed/')]
-    assert len([r for r in found.runs if r['host'] == 'samples']) == 18
+    assert len([r for r in found.runs if r['host'] == 'samples']) == 19
     assert len([r for r in found.runs if r['host'] in ('node1', 'node2')]) == 21
     assert sorted((a['host'], a['task']) for a in found.accuracy) == [('node1', 'gsm8k'), ('node1', 'mmlu')]
 
@@ -594,7 +610,7 @@ def test_render_files(cluster):
     assert '| node2 | in 1024 / out 512 | 64 | 5100.0 | **missing** | **missing** |' in markdown
     assert '| sglang | in 1024 / out 512 | 128 | 2 | **failed** | **failed** | failed on node2 |' in markdown
     rows = list(csv.DictReader(io.StringIO(files['results.csv'].decode('utf-8'))))
-    assert len(rows) == 39
+    assert len(rows) == 40
     failed = [row for row in rows if row['run'] == 'node2_sglang_in1024_out512_c128'][0]
     assert failed['status'] == 'failed' and failed['output_throughput'] == '' and failed['failed'] == '256'
     j02 = [row for row in rows if row['run'].startswith('J02_')][0]

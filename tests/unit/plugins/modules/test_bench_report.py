@@ -91,7 +91,7 @@ def test_report_playbook_writes_everything_then_changes_nothing(tmp_path):
     assert result['report'] == str(out / 'report.html')
     assert result['paths']['summary'] == str(out / 'summary.json')
     assert sorted(os.path.basename(path) for path in result['paths']['plots']) == FIXTURE_PLOTS
-    assert result['runs'] == 39
+    assert result['runs'] == 40
     assert result['hosts'] == ['node1', 'node2', 'samples']
     assert result['simulated'] is True
     assert result['knee']['node1']['sglang in 1024 / out 512']['max_concurrency'] == 64     # role default SLA 2000/100 ms p99
@@ -102,11 +102,11 @@ def test_report_playbook_writes_everything_then_changes_nothing(tmp_path):
     assert result['regressions'] == []
     printed = task_result(report, 'Print where the report is')['msg']
     assert printed[0] == 'Report: %s' % (out / 'report.html')
-    assert '39 run(s) on 3 host(s); 4 input(s) skipped' in printed
+    assert '40 run(s) on 3 host(s); 4 input(s) skipped' in printed
 
     with open(str(out / 'summary.json')) as handle:
         summary = json.load(handle)
-    assert summary['counts']['runs'] == 39 and summary['counts']['skipped_inputs'] == 4
+    assert summary['counts']['runs'] == 40 and summary['counts']['skipped_inputs'] == 4
     assert summary['hosts']['samples']['runs']['agg_n50_in128_out64_c8']['ttft_p99_ms'] == 599.2950061988086
     with open(str(out / 'report.md')) as handle:
         markdown = handle.read()
