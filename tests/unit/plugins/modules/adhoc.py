@@ -10,8 +10,9 @@ PYTHON = VENV_PYTHON if os.path.exists(VENV_PYTHON) else sys.executable
 ANSIBLE = os.path.join(os.path.dirname(PYTHON), 'ansible')
 
 
-def run_module(tmp_path, module, args, check=False):
-    """The module's result for localhost (a dict), run with the project's ansible.cfg."""
+def ansible_env(tmp_path, extra=None):
+    """The environment of an ansible command run by the tests: the project's ansible.cfg, the venv's
+    Python on the controller, the json callback, temporary directories under tmp_path."""
     env = dict(os.environ)
     env.update({
         'ANSIBLE_CONFIG': os.path.join(ROOT, 'ansible.cfg'),
@@ -23,10 +24,16 @@ def run_module(tmp_path, module, args, check=False):
         'ANSIBLE_REMOTE_TEMP': str(tmp_path / 'ansible-remote'),
         'ANSIBLE_NOCOLOR': '1',
     })
+    env.update(extra or {})
+    return env
+
+
+def run_module(tmp_path, module, args, check=False):
+    """The module's result for localhost (a dict), run with the project's ansible.cfg."""
     command = [ANSIBLE, 'localhost', '-m', module, '-a', json.dumps(args)]
     if check:
         command.append('--check')
-    proc = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.run(command, cwd=ROOT, env=ansible_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, timeout=300, check=False)
     try:
         report = json.loads(proc.stdout)

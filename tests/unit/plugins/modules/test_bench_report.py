@@ -2,9 +2,10 @@
 import json
 import os
 import subprocess
-import sys
 
 import pytest
+
+from adhoc import ANSIBLE, PYTHON, ansible_env
 
 from ansible_collections.npu.sglang.plugins.module_utils.bench_analysis import build_summary
 from ansible_collections.npu.sglang.plugins.module_utils.bench_results import collect_inputs
@@ -12,29 +13,11 @@ from ansible_collections.npu.sglang.plugins.module_utils.bench_results import co
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
 BENCH = os.path.join(ROOT, 'tests', 'unit', 'fixtures', 'bench')
 CLUSTER = os.path.join(BENCH, 'cluster')
-VENV_BIN = os.path.join(ROOT, '.venv', 'bin')
-PYTHON = os.path.join(VENV_BIN, 'python') if os.path.exists(os.path.join(VENV_BIN, 'python')) else sys.executable
-ANSIBLE = os.path.join(os.path.dirname(PYTHON), 'ansible')
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(PYTHON), 'ansible-playbook')
 
 REPORT_FILES = ['report.html', 'report.md', 'results.csv', 'summary.json']
 FIXTURE_PLOTS = ['p99.png', 'pareto.png', 'ratio_sglang_vllm.png', 'throughput_cluster.png', 'throughput_host_node1.png',
                  'throughput_host_node2.png', 'throughput_host_samples.png', 'tpot.png', 'ttft.png']
-
-
-def ansible_env(tmp_path, extra=None):
-    env = dict(os.environ)
-    env.update({
-        'ANSIBLE_PYTHON_INTERPRETER': PYTHON,
-        'ANSIBLE_LOAD_CALLBACK_PLUGINS': '1',
-        'ANSIBLE_STDOUT_CALLBACK': 'json',
-        'ANSIBLE_CACHE_PLUGIN': 'memory',
-        'ANSIBLE_LOCAL_TEMP': str(tmp_path / 'ansible-local'),
-        'ANSIBLE_REMOTE_TEMP': str(tmp_path / 'ansible-remote'),
-        'ANSIBLE_NOCOLOR': '1',
-    })
-    env.update(extra or {})
-    return env
 
 
 def run_json(command, tmp_path, extra_env=None):
