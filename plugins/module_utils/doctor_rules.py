@@ -12,9 +12,11 @@ inside the container is the text PROBE_SCRIPT (standard library only, never impo
 """
 from __future__ import absolute_import, division, print_function
 
+__metaclass__ = type
+
 import re
 
-__metaclass__ = type
+from ansible_collections.npu.sglang.plugins.module_utils.stack_rules import release
 
 OK = "ok"
 PROBLEM = "problem"
@@ -227,16 +229,6 @@ def uses_env_wrapper(command):
         if word.rsplit("/", 1)[-1] == ENV_WRAPPER or "set_env.sh" in word:
             return True
     return False
-
-
-def release(version):
-    """(major, minor, micro) of a version string: 2.6.0.post1 -> (2, 6, 0); 2.6.0+cpu -> (2, 6, 0)."""
-    if not version:
-        return None
-    match = re.match(r"^\s*v?(\d+)(?:\.(\d+))?(?:\.(\d+))?", str(version))
-    if not match:
-        return None
-    return tuple(int(p or 0) for p in match.groups())
 
 
 def format_bytes(size):

@@ -34,18 +34,21 @@ PINNED_DISTRIBUTIONS = {
 }
 
 
-def release(text):
-    """(major, minor, micro) of a version: 2.6.0.post3 -> (2, 6, 0); 8.2.RC1 -> (8, 2)."""
-    match = re.match(r"^\s*(\d+(?:\.\d+)*)", str(text or ""))
+def release(version):
+    """(major, minor, micro) of a version: 2.6.0.post3 -> (2, 6, 0); 2.6.0+cpu -> (2, 6, 0);
+    8.2.RC1 -> (8, 2, 0); None when it is empty or not a version."""
+    if not version:
+        return None
+    match = re.match(r"^\s*v?(\d+)(?:\.(\d+))?(?:\.(\d+))?", str(version))
     if not match:
-        return ()
-    return tuple(int(p) for p in match.group(1).split(".")[:3])
+        return None
+    return tuple(int(p or 0) for p in match.groups())
 
 
 def cann_minor(text):
     """'8.2' of a CANN version such as 8.2.RC1 or 8.2.0; '' when it is not one."""
     parts = release(text)
-    return "%d.%d" % parts[:2] if len(parts) >= 2 else ""
+    return "%d.%d" % parts[:2] if parts else ""
 
 
 def _canonical(version):
