@@ -197,6 +197,7 @@ def test_preflight_refuses_pins_that_do_not_exist_upstream(cluster, deployed):
     overrides = {"sglang_repo": "/srv/npu-sim/git/sglang.git", "vllm_repo": "/srv/npu-sim/git/vllm.git",
                  "vllm_ascend_repo": "/srv/npu-sim/git/vllm-ascend.git",
                  "sglang_ref": "ascend_attention_backend", "torch_npu": "2.6.0.post1"}
+
     def build_containers():
         return run(["docker", "exec", cluster["nodes"][0], "docker", "ps", "-aq", "--no-trunc", "--filter",
                     "label=npu.sglang.role=build"]).stdout.split()
