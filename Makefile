@@ -10,13 +10,14 @@ CHIPS ?= 8
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv demo test lint syntax sanity unit molecule e2e sim-up sim-down docker-check clean perf
+.PHONY: help check-host venv demo test lint syntax sanity unit molecule e2e sim-up sim-down docker-check clean perf
 
 help:
 	@echo "make demo   bring the simulated Ascend cluster up, run site.yml and benchmark.yml on it"
 	@echo "make test   lint, syntax, sanity, unit tests, molecule, and the sim end-to-end run"
 	@echo "make sim-up / sim-down   the simulated cluster alone (NODES=$(NODES) CHIPS=$(CHIPS))"
 	@echo "make perf   deploy and re-run timings on a private sim cluster (after make demo)"
+	@echo "make check-host   what demo/test/perf need on this machine (SKIP=name,name to override one)"
 
 $(VENV)/.stamp: requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -25,6 +26,12 @@ $(VENV)/.stamp: requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.stamp
+
+# Runs first in demo, test and perf: every tool and condition they need, one line per missing item
+# with its fix, before anything starts. CHECK_FOR is set by the target that asks.
+CHECK_FOR ?= demo
+check-host:
+	@tests/sim/check-host --for $(CHECK_FOR) $(if $(SKIP),--skip $(SKIP))
 
 docker-check:
 	@docker info >/dev/null 2>&1 || { echo "Docker is not reachable: install docker.io and start dockerd (see README)"; exit 1; }
@@ -37,11 +44,17 @@ sim-down: docker-check
 
 # Deploy, then benchmark every node (the role's sweep of 5 concurrency levels) and print the
 # report's path. A second `make demo` builds and moves nothing and benchmarks again.
-demo: sim-up
-	$(BIN)/ansible-playbook site.yml -i inventories/sim
-	$(BIN)/ansible-playbook playbooks/benchmark.yml -i inventories/sim
+demo: CHECK_FOR := demo
+# npu.sglang.summary collects both runs in DEMO_SUMMARY and prints the whole after the last recap:
+# servers, builds, requests, best throughput, time, then the report's path as the last line.
+DEMO_SUMMARY := $(CURDIR)/.cache/demo-summary.jsonl
+demo: check-host sim-up
+	@mkdir -p .cache && : > $(DEMO_SUMMARY)
+	NPU_SGLANG_SUMMARY_FILE=$(DEMO_SUMMARY) $(BIN)/ansible-playbook site.yml -i inventories/sim
+	NPU_SGLANG_SUMMARY_FILE=$(DEMO_SUMMARY) $(BIN)/ansible-playbook playbooks/benchmark.yml -i inventories/sim
 
-test: venv docker-check
+test: CHECK_FOR := test
+test: check-host venv docker-check
 	$(PY) -m pytest --durations=25 tests/unit tests/integration
 
 lint: venv
@@ -66,7 +79,8 @@ e2e: venv docker-check
 	$(PY) -m pytest -q tests/integration/test_sim_e2e.py
 
 # Deploy and re-run timings on a private sim cluster of its own (tests/perf/README.md).
-perf: venv docker-check
+perf: CHECK_FOR := perf
+perf: check-host venv docker-check
 	$(PY) tests/perf/perf.py $(PERF_ARGS)
 
 clean:
