@@ -288,6 +288,22 @@ skipped_inputs:
     - file: raw/node2/run3.jsonl
       line: 4
       error: "not valid JSON (Expecting ',' delimiter: line 1 column 114 (char 113))"
+requests:
+  description: Requests completed over all runs of the report.
+  returned: always
+  type: int
+  sample: 480
+best:
+  description: The completed run with the highest output throughput (tok/s), or null when none has one.
+  returned: always
+  type: dict
+  sample: {host: node1, run: main_sglang_in1024_out64_c64, output_throughput: 1834.2, max_concurrency: 64}
+knees:
+  description: One line per host and workload whose knee within the SLA was found, with its concurrency.
+  returned: always
+  type: list
+  elements: str
+  sample: ["node1 sglang random in 1024 / out 64 c=32"]
 '''
 
 import os
@@ -382,6 +398,13 @@ def run_module():
         limit_findings=summary["limits"]["findings"] if summary["limits"] else [],
         limit_violations=summary["limits"]["violations"] if summary["limits"] else 0,
         skipped_inputs=summary["skipped"],
+        requests=sum(int(record.get("completed") or 0) for data in summary["hosts"].values()
+                     for record in data["runs"].values()),
+        best=best_run(summary),
+        knees=["%s %s c=%s" % (host, label, knee["max_concurrency"])
+               for host, data in sorted(summary["hosts"].items())
+               for label, knee in sorted((data.get("knee") or {}).items())
+               if knee.get("max_concurrency") is not None],
     )
     for item in summary["skipped"]:
         where = item["file"] if item["line"] is None else "%s:%s" % (item["file"], item["line"])
@@ -396,6 +419,18 @@ def run_module():
         result["msg"] = "%d SLA limit violation(s); see %s" % (result["limit_violations"], result["report"])
         module.fail_json(**result)
     module.exit_json(**result)
+
+
+def best_run(summary):
+    """The run with the highest output throughput, for the one-line summary of a run."""
+    best = None
+    for host, data in sorted(summary["hosts"].items()):
+        for run_id, record in sorted(data["runs"].items()):
+            value = record.get("output_throughput")
+            if record.get("status") == "ok" and value is not None and (best is None or value > best["output_throughput"]):
+                best = dict(host=host, run=run_id, output_throughput=value,
+                            max_concurrency=record.get("max_concurrency"))
+    return best
 
 
 def main():

@@ -380,6 +380,10 @@ def test_benchmark_playbook_recovers_the_simulated_latency(client_image, model_d
         assert abs(record["tpot_mean_ms"] - TPOT_MS) <= TOLERANCE * TPOT_MS, "%s: mean TPOT %.2f" % (name, record["tpot_mean_ms"])
     assert summary["limits"]["violations"] == 0
     assert (run_dir / "report" / "report.html").is_file()
+    # The answer comes last, after the recap: what ran, then the report's path as the last line.
+    tail = [line for line in proc.stdout.splitlines() if line.strip()][-5:]
+    assert tail[-1] == "npu.sglang: report: %s" % (run_dir / "report" / "report.html").resolve(), tail
+    assert "npu.sglang: 64 requests in 2 benchmark runs on 1 host; best output throughput" in "\n".join(tail), tail
 
 
 def test_sla_violation_fails_after_the_report(client_image, model_dir, keyed_server, tmp_path):
@@ -394,6 +398,9 @@ def test_sla_violation_fails_after_the_report(client_image, model_dir, keyed_ser
     finding = summary["limits"]["findings"][0]
     assert finding["limit"] == "tpot_mean_ms" and finding["kind"] == "violation" and finding["value"] > TPOT_MS / 2
     assert "SLA" in (tmp_path / "reports" / "sla" / "report" / "report.md").read_text(encoding="utf-8")
+    # A failed gate still ends with the report's path.
+    last = [line for line in proc.stdout.splitlines() if line.strip()][-1]
+    assert last == "npu.sglang: report: %s" % (tmp_path / "reports" / "sla" / "report" / "report.html").resolve(), last
 
 
 def test_profile_playbook_counts_and_fetches_the_traces(client_image, model_dir, keyed_server, tmp_path):
