@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import re
 
 from ansible_collections.npu.sglang.plugins.module_utils.launch import flag_setting, launch_args
@@ -589,6 +590,7 @@ def inst_model_path(inst):
         return
     path = str(path)
     if path.startswith("/"):
+        yield from _model_in_mounts(inst, path)
         return
     dummy = option_value(inst["extra_args"], "--load-format") == "dummy"
     if HUB_ID.match(path):
@@ -601,6 +603,40 @@ def inst_model_path(inst):
         return
     yield inst.problem("model_path", "not an absolute path",
                        "give the absolute path of the model directory on the nodes, e.g. /data/models/Qwen3-8B")
+
+
+def container_dirs(values):
+    """The directories the serving container mounts, as (variable, container path); None when unknown."""
+    found = []
+    model_dir, cache_dir, mounts = (values.get(key) for key in ("docker_npu_model_dir", "docker_npu_cache_dir",
+                                                                  "docker_npu_mounts"))
+    if model_dir is None and cache_dir is None and mounts is None:
+        return None
+    for name, value in (("docker_npu_model_dir", model_dir), ("docker_npu_cache_dir", cache_dir)):
+        if not blank(value):
+            found.append((name, str(value)))
+    for entry in mounts if isinstance(mounts, list) else []:
+        parts = str(entry).split(":")
+        found.append(("docker_npu_mounts", parts[1] if len(parts) > 1 else parts[0]))
+    return found
+
+
+def _model_in_mounts(inst, path):
+    """The server reads its model inside the container at the same path: some mount must hold it."""
+    dirs = container_dirs(inst.values)
+    if dirs is None:
+        return
+    norm = os.path.normpath(path)
+    for _name, directory in dirs:
+        directory = os.path.normpath(directory)
+        if norm == directory or norm.startswith(directory.rstrip("/") + "/"):
+            return
+    where = ", ".join("%s %s" % (name, directory) for name, directory in dirs) or "none"
+    model_dir = inst.values.get("docker_npu_model_dir") or "/data/models"
+    yield inst.problem("model_path", "outside every directory the serving container mounts (%s), so the server "
+                       "would not find it" % where,
+                       "put the model under docker_npu_model_dir (%s, mounted read-only), or set "
+                       "docker_npu_model_dir to the directory that holds it" % model_dir)
 
 
 def inst_auth(inst):

@@ -112,6 +112,8 @@ MATRIX = [
     Case("model-path-missing", {"sglang_service_model_path": ""}, "sglang_service_model_path", "''", "no model"),
     Case("model-path-relative", {"sglang_service_model_path": "./models/qwen"}, "sglang_service_model_path",
          "'./models/qwen'", "not an absolute path"),
+    Case("model-outside-the-mounts", {"sglang_service_model_path": "/opt/models/qwen"}, "sglang_service_model_path",
+         "'/opt/models/qwen'", "outside every directory the serving container mounts"),
     Case("model-hub-id-real-weights", {"sglang_service_model_path": "Qwen/Qwen3-8B"}, "sglang_service_model_path",
          "'Qwen/Qwen3-8B'", "hub id"),
     Case("api-key-empty-with-auth", {"sglang_service_auth": True, "sglang_service_api_key": ""},
