@@ -22,6 +22,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.npu.sglang.plugins.module_utils.container import npu_options
+
 # Client modules, newest name first (sglang.bench_serving became a shim of the second).
 CLIENT_MODULES = ("sglang.benchmark.serving", "sglang.bench_serving")
 
@@ -377,16 +379,7 @@ def docker_run(spec, image, command, name=None, env=None, env_file=None, volumes
         argv += ["--name", str(name)]
     argv += ["--network", "host"]
     if npu:
-        if spec.get("privileged"):
-            argv.append("--privileged")
-        for cap in spec.get("capabilities") or []:
-            argv += ["--cap-add", str(cap)]
-        for opt in spec.get("security_opts") or []:
-            argv += ["--security-opt", str(opt)]
-        if _set(spec.get("shm_size")):
-            argv += ["--shm-size", str(spec["shm_size"])]
-        for device in spec.get("devices") or []:
-            argv += ["--device", str(device)]
+        argv += npu_options(spec)
     mounted = []
     for volume in list(spec.get("volumes") or []) + list(volumes or []):
         target = _volume_target(volume)
