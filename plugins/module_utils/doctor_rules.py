@@ -268,7 +268,9 @@ def dist_port(addr):
 # --------------------------------------------------------------------------- the probe
 
 # Runs inside the container (or the image) with its python3. Standard library only; it reads
-# package metadata and source files and never imports torch, torch_npu or triton. argv[1] is a
+# package metadata and source files and never imports torch or torch_npu (they need the NPU).
+# triton is imported, in a child process, because "importable" is what the server needs and a
+# module directory alone does not prove it (triton-ascend imports without an NPU). argv[1] is a
 # JSON object: {"vllm_ascend_src": [dirs]}. Prints one JSON object.
 PROBE_SCRIPT = r'''
 import json, os, re, sys
@@ -335,6 +337,25 @@ if out["modules"]["torch"]:
             if re.search(r"\bOutOfResources\b", m.group(1)):
                 heur["old_import_line"] = line_of(text, m.start())
                 break
+def try_import(name):
+    import subprocess
+    code = "import %s as m; print(getattr(m, '__version__', ''))" % name
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                universal_newlines=True)
+        stdout, stderr = proc.communicate(timeout=180)
+    except Exception as exc:
+        try:
+            proc.kill()
+        except Exception:
+            pass
+        return {"ok": False, "error": "%s: %s" % (type(exc).__name__, exc)}
+    if proc.returncode == 0:
+        return {"ok": True, "version": stdout.strip()}
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return {"ok": False, "error": lines[-1][:300] if lines else "exit code %d" % proc.returncode}
+
+out["imports"] = {"triton": try_import("triton")} if out["modules"]["triton"] else {}
 if out["modules"]["triton"]:
     text = read(os.path.join(out["modules"]["triton"], "runtime", "autotuner.py"))
     if text is not None:
@@ -640,8 +661,14 @@ def _probe_findings(ev):
 
     torch_missing = out[0]["status"] == NOT_INSTALLED
     triton_dists = ", ".join("%s %s" % (k.replace("_", "-"), dists[k]) for k in ("triton", "triton_ascend") if dists.get(k))
-    if modules.get("triton"):
-        out.append(finding("triton", OK, "module triton at %s (%s)" % (modules["triton"], triton_dists or "no distribution metadata")))
+    imported = (probe.get("imports") or {}).get("triton")
+    if modules.get("triton") and imported is not None and not imported.get("ok"):
+        out.append(finding("triton", PROBLEM, "module triton at %s (%s), but `import triton` fails: %s"
+                           % (modules["triton"], triton_dists or "no distribution metadata", imported.get("error"))))
+    elif modules.get("triton"):
+        how = ("imports, version %s" % imported.get("version")) if imported else "not imported"
+        out.append(finding("triton", OK, "module triton at %s (%s), %s"
+                           % (modules["triton"], triton_dists or "no distribution metadata", how)))
     elif torch_missing:
         out.append(finding("triton", NOT_INSTALLED, "triton is not installed either (no torch in the %s)" % where))
     else:

@@ -314,7 +314,8 @@ def test_probe_of_a_good_image_layout(tmp_path):
     _dist(site, "torch", "2.6.0", {"torch/__init__.py": "raise SystemExit('torch must not be imported')\n",
                                    "torch/_inductor/runtime/triton_heuristics.py": "import os\n" + NEW_IMPORT})
     _dist(site, "torch_npu", "2.6.0.post1", {"torch_npu/__init__.py": "raise SystemExit('no import')\n"})
-    _dist(site, "triton-ascend", "3.2.0", {"triton/__init__.py": "raise SystemExit('no import')\n",
+    # triton is imported (in a child process): this one imports; torch and torch_npu never are.
+    _dist(site, "triton-ascend", "3.2.0", {"triton/__init__.py": "__version__ = '3.2.0'\n",
                                            "triton/runtime/autotuner.py": "class Autotuner: pass\n"})
     src = tmp_path / "vllm-ascend"
     src.mkdir()
@@ -324,6 +325,7 @@ def test_probe_of_a_good_image_layout(tmp_path):
     probe = run_probe(site, [str(src)], {"SGLANG_TORCH_PROFILER_DIR": str(profile)})
     assert probe["dists"]["torch"] == "2.6.0" and probe["dists"]["torch_npu"] == "2.6.0.post1"
     assert probe["dists"]["triton_ascend"] == "3.2.0" and probe["modules"]["triton"].endswith("triton")
+    assert probe["imports"]["triton"] == {"ok": True, "version": "3.2.0"}
     assert probe["heuristics"]["old_import_line"] is None
     assert probe["vllm_ascend_setup"]["cmake_line"] is None
     assert probe["profiler_dir"] == {"path": str(profile), "exists": True, "is_dir": True, "writable": True}
@@ -347,6 +349,21 @@ def test_probe_of_a_broken_image_layout(tmp_path):
     assert probe["modules"]["triton"] is None
     assert probe["profiler_dir"]["exists"] is False
     assert problems(probe_ev(probe)) == ["fix_cmakedir", "fix_outofresources", "profiler_dir", "torch", "triton"]
+
+
+def test_a_triton_that_is_there_but_does_not_import_is_a_problem(tmp_path):
+    site = str(tmp_path / "site")
+    _dist(site, "torch", "2.6.0", {"torch/__init__.py": "raise SystemExit('torch must not be imported')\n"})
+    _dist(site, "torch_npu", "2.6.0", {"torch_npu/__init__.py": ""})
+    _dist(site, "triton-ascend", "3.2.0", {
+        "triton/__init__.py": "raise ImportError('libascend_hal.so: cannot open shared object file')\n"})
+    probe = run_probe(site)
+    assert probe["imports"]["triton"] == {"ok": False,
+                                          "error": "ImportError: libascend_hal.so: cannot open shared object file"}
+    result = next(item for item in rules.evaluate(probe_ev(probe)) if item["check"] == "triton")
+    assert result["status"] == rules.PROBLEM
+    assert result["evidence"].endswith("but `import triton` fails: ImportError: libascend_hal.so: cannot open "
+                                       "shared object file"), result
 
 
 def test_probe_of_an_image_without_torch(tmp_path):
