@@ -363,16 +363,19 @@ def test_startup_log_lines_end_with_ready(server):
     assert "tp_size=2" in log
 
 
-def test_startup_delay_is_configurable_and_health_waits_for_warmup(sim_tmp, model_dir):
+@pytest.mark.parametrize("release,while_warming", [("0.4.9", 200), ("0.5.12.post1", 503)])
+def test_startup_delay_is_configurable_and_health_follows_the_release(sim_tmp, model_dir, release, while_warming):
+    """0.4.9's /health answers 200 as soon as the port is open (http_server.py health()); later
+    releases answer 503 while the server is starting (health_generate(), ServerStatus.Starting)."""
     srv = SimServer(sim_tmp, ["--model-path", model_dir],
-                    env=base_env(sim_tmp, SGLANG_SIM_STARTUP_S=1.5))
+                    env=base_env(sim_tmp, SGLANG_SIM_STARTUP_S=1.5, SGLANG_SIM_VERSION=release))
     srv.ready = "Uvicorn running on"
     started = time.monotonic()
     try:
         srv.start()
         # between the Uvicorn line and the ready line (0.2 x the delay, then a warm-up request)
-        assert srv.get("/health").status == 503
-        assert srv.get("/health_generate").status == 503
+        assert srv.get("/health").status == while_warming
+        assert srv.get("/health_generate").status == while_warming
         while READY not in srv.log() and time.monotonic() - started < 10:
             time.sleep(0.02)
         assert time.monotonic() - started >= 1.5
@@ -405,20 +408,15 @@ def test_health_endpoints(server):
     assert server.request("DELETE", "/generate").status == 405
 
 
-@pytest.mark.parametrize("path", ["/get_model_info", "/model_info"])
-def test_model_info(server, model_dir, path):
-    resp = server.get(path)
+def test_model_info(server, model_dir):
+    resp = server.get("/get_model_info")
     assert resp.status == 200
-    info = resp.json()
-    assert info["model_path"] == model_dir
-    assert info["tokenizer_path"] == model_dir
-    assert info["is_generation"] is True
-    assert info["architectures"] == ["LlamaForCausalLM"]
+    assert resp.json() == {"model_path": model_dir, "tokenizer_path": model_dir, "is_generation": True,
+                           "preferred_sampling_params": None}
 
 
-@pytest.mark.parametrize("path", ["/get_server_info", "/server_info"])
-def test_server_info_echoes_args(server, model_dir, path):
-    resp = server.get(path)
+def test_server_info_echoes_args(server, model_dir):
+    resp = server.get("/get_server_info")
     assert resp.status == 200
     info = resp.json()
     assert info["model_path"] == model_dir
@@ -432,6 +430,61 @@ def test_server_info_echoes_args(server, model_dir, path):
     assert re.match(r"^0\.\d+\.\d+", info["version"])
     assert isinstance(info["internal_states"], list) and info["internal_states"]
     assert info["max_total_num_tokens"] > 0
+
+
+# What differs between the releases the stack profiles build, each as the release's own code has it
+# (tests/sim/node/sglang-sim RELEASE_API cites the file and function).
+RELEASES = {
+    "0.4.9": {
+        "routes": {"/get_model_info": 200, "/model_info": 404, "/get_server_info": 200, "/server_info": 404},
+        "model_info": ["is_generation", "model_path", "preferred_sampling_params", "tokenizer_path"],
+        "output": ["meta_info", "text"],
+        "meta": ["cached_tokens", "completion_tokens", "e2e_latency", "finish_reason", "id", "prompt_tokens"],
+        "gauge_labels": 'model_name="m",engine_type="unified"',
+        "counter_labels": 'model_name="m"',
+    },
+    "0.5.12.post1": {
+        "routes": {"/get_model_info": 200, "/model_info": 200, "/get_server_info": 200, "/server_info": 200},
+        "model_info": ["architectures", "has_audio_understanding", "has_image_understanding", "is_generation",
+                       "model_path", "model_type", "preferred_sampling_params", "tokenizer_path", "weight_version"],
+        "output": ["meta_info", "output_ids", "text"],
+        "meta": ["cached_tokens", "completion_tokens", "e2e_latency", "finish_reason", "id", "num_retractions",
+                 "prompt_tokens", "reasoning_tokens", "weight_version"],
+        "gauge_labels": 'model_name="m",engine_type="unified",tp_rank="0",pp_rank="0",moe_ep_rank="0"',
+        "counter_labels": 'model_name="m",engine_type="unified"',
+    },
+}
+
+
+@pytest.mark.parametrize("release", sorted(RELEASES))
+def test_the_api_answers_as_the_release_it_reports(start_server, model_dir, release):
+    want = RELEASES[release]
+    srv = start_server(["--model-path", model_dir, "--tp", "1", "--enable-metrics", "--served-model-name", "m"],
+                       env_extra={"SGLANG_SIM_VERSION": release, "SGLANG_SIM_TTFT_MS": 2, "SGLANG_SIM_TPOT_MS": 1})
+    assert dict((path, srv.get(path).status) for path in want["routes"]) == want["routes"]
+    assert srv.get("/get_server_info").json()["version"] == release
+    assert sorted(srv.get("/get_model_info").json()) == want["model_info"]
+    out = srv.post("/generate", gen("hello there", 3)).json()
+    assert sorted(out) == want["output"]
+    assert sorted(out["meta_info"]) == want["meta"]
+    status, lines, dummy = srv.stream("/generate", gen("hello there", 3, stream=True))
+    chunks = events(lines)[:-1]
+    assert status == 200 and len(chunks) == 3
+    assert ["e2e_latency" in chunk["meta_info"] for chunk in chunks] == [False, False, True]
+    assert sorted(chunks[-1]["meta_info"]) == want["meta"]
+    load = srv.get("/get_load").json()
+    assert (isinstance(load, dict) and sorted(load) == ["load"]) if release == "0.4.9" else \
+        (isinstance(load, list) and load[0]["dp_rank"] == 0)
+    metrics = srv.get("/metrics").text
+    assert re.search(r"^sglang:num_running_reqs\{%s\} " % re.escape(want["gauge_labels"]), metrics, re.M), metrics[:600]
+    assert re.search(r"^sglang:prompt_tokens_total\{%s\} " % re.escape(want["counter_labels"]), metrics, re.M)
+
+
+def test_a_release_between_the_known_ones_answers_as_the_older(sim_module):
+    assert sim_module.release_api("0.5.0")[0] == "0.4.9"
+    assert sim_module.release_api("0.5.12")[0] == "0.4.9"
+    assert sim_module.release_api("0.5.12.post1")[0] == "0.5.12.post1"
+    assert sim_module.release_api("0.6.0rc1")[0] == "0.5.12.post1"
 
 
 def test_v1_models(server):
@@ -505,12 +558,12 @@ def test_generate_stream_format(server):
         previous = chunk["text"]
         assert meta["completion_tokens"] == i
         assert meta["prompt_tokens"] == 5  # "Stre" "am" "me" "plea" "se"
-        assert "cached_tokens" in meta and "e2e_latency" in meta
         if i < 12:
             assert meta["finish_reason"] is None
+            # e2e_latency comes once the request is done (tokenizer_manager.py).
+            assert sorted(meta) == ["cached_tokens", "completion_tokens", "finish_reason", "id", "prompt_tokens"]
     assert chunks[-1]["meta_info"]["finish_reason"] == {"type": "length", "length": 12}
-    latencies = [c["meta_info"]["e2e_latency"] for c in chunks]
-    assert latencies == sorted(latencies)
+    assert chunks[-1]["meta_info"]["e2e_latency"] >= (TTFT_MS + 11 * TPOT_MS) / 1000
 
 
 def test_ignore_eos_gives_exactly_max_new_tokens(fast_server):
@@ -720,8 +773,12 @@ def test_metrics_with_enable_metrics(server):
     assert resp.status == 200
     assert resp.headers["Content-Type"].startswith("text/plain")
     text = resp.text
-    for name in ("sglang:num_running_reqs", "sglang:num_queue_reqs", "sglang:gen_throughput",
-                 "sglang:prompt_tokens_total", "sglang:generation_tokens_total"):
+    # 0.4.9: the scheduler's gauges carry model_name and engine_type, the tokenizer's counters
+    # model_name only (scheduler.py init_metrics(), tokenizer_manager.py __init__).
+    for name in ("sglang:num_running_reqs", "sglang:num_queue_reqs", "sglang:gen_throughput"):
+        assert re.search(r'^%s\{model_name="sim-llama",engine_type="unified"\} [0-9.e+-]+$' % re.escape(name), text,
+                         re.M), name
+    for name in ("sglang:prompt_tokens_total", "sglang:generation_tokens_total"):
         assert re.search(r"^%s\{model_name=\"sim-llama\"\} [0-9.e+-]+$" % re.escape(name), text,
                          re.M), name
     for hist in ("sglang:time_to_first_token_seconds", "sglang:e2e_request_latency_seconds"):
@@ -952,7 +1009,7 @@ def test_every_option_the_deployments_use_is_accepted(start_server, model_dir):
             "--kv-cache-dtype", "auto", "--watchdog-timeout", "600", "--cuda-graph-max-bs", "64",
             "--disable-cuda-graph"]
     srv = start_server(args)
-    info = srv.get("/server_info", headers={"Authorization": "Bearer k"}).json()
+    info = srv.get("/get_server_info", headers={"Authorization": "Bearer k"}).json()
     assert info["context_length"] == 2048 and info["quantization"] == "w8a8_int8"
     assert info["max_running_requests"] == 32 and info["random_seed"] == 42
     assert info["max_total_num_tokens"] == 65536
