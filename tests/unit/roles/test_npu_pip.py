@@ -36,7 +36,7 @@ def test_split_args_keeps_options_and_drops_what_names_requirements(parser):
             "--no-build-isolation", "-qq", "--extra-index-url=Y", "-rfoo.txt", "--pre",
             "-c", "c.txt", "--index", "Z", "./local-dir", "--editable=/src/x"]
     keep, dropped = npu_pip.split_args(args, parser)
-    assert dropped
+    assert dropped is True
     assert keep == ["--index-url", "X", "-v", "--no-build-isolation", "-q", "-q",
                     "--extra-index-url=Y", "--pre", "-c", "c.txt", "--index-url", "Z"]
 

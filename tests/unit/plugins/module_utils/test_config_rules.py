@@ -308,7 +308,8 @@ def test_secrets_never_reach_a_message():
     secret = "sk-planted-0123456789"
     problems = run({"sglang_service_instances": [{"name": "a", "api_key": secret, "port": 99999}],
                     "sglang_service_api_key": secret})
-    assert problems
+    assert [(p.variable, p.reason) for p in problems] == [("sglang_service_instances[0].port",
+                                                          "server a: not a TCP port (1-65535)")]
     text = rendered(problems) + repr([p.as_dict() for p in problems])
     assert secret not in text
     hidden = cr.Problem("sglang_service_instances", [{"name": "a", "api_key": secret}], "r", "f")
