@@ -2,9 +2,11 @@
 
 roles/npu_stack/files/sglang_cli/<release>.json holds what validation checks every server's launch
 line against; here it is rebuilt from that release's wheel on the package index and must be equal.
-The API simulator refuses, as the release does, what the release installed beside it lacks.
+The API simulator refuses, as the release does, what the release installed beside it lacks. The
+benchmark client's argv is checked the same way against the release's own bench_serving.py.
 Regenerate the files with NPU_SGLANG_WRITE_CONTRACTS=1 (after adding a profile).
 """
+import ast
 import json
 import os
 import subprocess
@@ -123,3 +125,53 @@ def test_the_example_inventory_passes_the_contract_of_each_profile(profile):
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "failed=0" in proc.stdout
+
+
+BENCH_CLIENT = "sglang/bench_serving.py"
+
+
+def _client_options(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        return sglang_args.read_options(archive.read(BENCH_CLIENT).decode("utf-8"))
+
+
+def _role_choices(option):
+    path = os.path.join(ROOT, "roles", "sglang_bench", "meta", "argument_specs.yml")
+    with open(path, encoding="utf-8") as handle:
+        spec = yaml.safe_load(handle)["argument_specs"]["main"]["options"][option]
+    return spec.get("choices")
+
+
+@pytest.mark.parametrize("release", releases())
+def test_every_benchmark_argv_passes_the_client_of_the_release(wheels, release):
+    """The bench_serving argv the role builds (sweep, profile run, vLLM comparison, every dataset the
+    role offers), checked against the parser of the release's own client (sglang/bench_serving.py)."""
+    from ansible_collections.npu.sglang.plugins.module_utils import bench_command
+
+    options = _client_options(wheels[release])
+    supported = set(options)
+    target = {"name": "main", "port": 30000, "model_path": "/data/models/m", "auth": False}
+    base = {"concurrency": [1, 64], "input_len": 1024, "output_len": 256, "node_dir": "/var/lib/npu-sglang/bench/r",
+            "warmup_requests": 2, "seed": 1, "request_rate": "inf"}
+    variants = [dict(base), dict(base, profile=True, request_rate=4.0), dict(base, engine="vllm", backend="vllm", port=8000),
+                dict(base, backend="sglang-oai", model="m")]
+    variants += [dict(base, dataset_name=name, dataset_path="/data/sets/d.json")
+                 for name in _role_choices("sglang_bench_dataset_name")]
+    for settings in variants:
+        for run in bench_command.bench_runs([target], settings, supported):
+            assert sglang_args.check_argv(options, run["client_args"]) == [], (release, settings, run["client_args"])
+            assert run["dropped_flags"] == [], run["dropped_flags"]
+    # The datasets and backends the role offers are the client's own choices.
+    assert set(_role_choices("sglang_bench_dataset_name")) <= set(options["--dataset-name"]["choices"])
+    # --backend's choices are the keys of ASYNC_REQUEST_FUNCS, a dict of the client's request functions.
+    with zipfile.ZipFile(wheels[release]) as archive:
+        tree = ast.parse(archive.read(BENCH_CLIENT).decode("utf-8"))
+    backends = set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "ASYNC_REQUEST_FUNCS" for t in node.targets):
+            backends = set(key.value for key in node.value.keys if isinstance(key, ast.Constant))
+    assert {"sglang", "sglang-oai", "vllm"} <= backends, backends
+    # A flag the client lacks is refused, in argparse's words.
+    bad = bench_command.bench_runs([target], dict(base, extra_args=["--enable-npu-magic"]), supported)[0]
+    assert sglang_args.check_argv(options, bad["client_args"]) == [
+        ("--enable-npu-magic", "unrecognized arguments: --enable-npu-magic")]
