@@ -327,6 +327,8 @@ def _inventory(tmp_path, image, model_dir, port, extra=None):
         "sglang_service_image": image,
         "sglang_service_port": port,
         "sglang_service_model_path": model_dir,
+        # The weights' directory, as validation wants it mounted into the serving containers.
+        "docker_npu_model_dir": model_dir,
         "sglang_service_api_key": API_KEY,
         # The stand-in image has no CANN environment wrapper; the client runs directly.
         "sglang_bench_env_wrapper": [],

@@ -51,6 +51,7 @@ NOT_IN_IMAGE = {
     "sglang_build_src_dir": "checkouts on the builder; their commits are fingerprinted",
     "sglang_build_log_dir": "logs on the builder",
     "sglang_build_step_timeout": "a time limit",
+    "sglang_build_expected_minutes": "the estimate a first build says",
     "sglang_build_soc_version": "fingerprinted on its own (soc_version)",
     "sglang_build_compile_custom_kernels": "fingerprinted on its own (compile_custom_kernels)",
     "sglang_build_proxy_env": "proxies of the download steps only",
