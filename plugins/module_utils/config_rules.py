@@ -299,6 +299,18 @@ def check_image(value):
     return None
 
 
+def check_registry(value):
+    """host[:port][/namespace], as docker tag takes it before the image name; empty for none."""
+    if blank(value):
+        return None
+    text = str(value)
+    if re.search(r"\s", text) or "://" in text:
+        return "a registry is host[:port][/namespace], without a scheme or white space"
+    if text.endswith("/") or not re.match(r"^[A-Za-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$", text):
+        return "not a registry reference host[:port][/namespace]"
+    return None
+
+
 def check_name(value):
     if blank(value):
         return "a name cannot be empty"
@@ -397,6 +409,10 @@ VARIABLE_CHECKS = [
     Check(r"sglang_build_\w+_ref", check_git_ref, "give a branch, tag or commit id without spaces"),
     Check("(docker_npu|npu_preflight)_shm_size", check_shm,
           "write %s; the recipe uses 1000g, upstream at least 16g" % SIZE_FORMAT),
+    Check("sglang_build_distribute_registry", check_registry,
+          "give the registry as host[:port][/namespace], e.g. harbor.example.org:5000/npu, or leave it empty"),
+    Check("sglang_build_pull_concurrency", check_positive_int,
+          "let at least 1 node pull at a time, e.g. 8"),
     Check("sglang_bench_concurrency", check_concurrency,
           "list the concurrencies to sweep as positive whole numbers, e.g. [1, 8, 32, 64]"),
     Check("sglang_bench_(profile_)?num_prompts", optional(check_positive_int),
