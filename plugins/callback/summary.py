@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: npu.sglang contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Copyright: npu.sglang maintainers
+# Apache-2.0 (see the collection's LICENSE)
 """The answer of a run, printed after everything else."""
 
 from __future__ import absolute_import, division, print_function

@@ -624,8 +624,8 @@ def inst_model_path(inst):
 def container_dirs(values):
     """The directories the serving container mounts, as (variable, container path); None when unknown."""
     found = []
-    model_dir, cache_dir, mounts = (values.get(key) for key in ("docker_npu_model_dir", "docker_npu_cache_dir",
-                                                                  "docker_npu_mounts"))
+    keys = ("docker_npu_model_dir", "docker_npu_cache_dir", "docker_npu_mounts")
+    model_dir, cache_dir, mounts = (values.get(key) for key in keys)
     if model_dir is None and cache_dir is None and mounts is None:
         return None
     for name, value in (("docker_npu_model_dir", model_dir), ("docker_npu_cache_dir", cache_dir)):
