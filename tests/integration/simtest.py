@@ -93,7 +93,7 @@ def included_for(output, tasks_file):
 
 def image_tag(output):
     """The serving image's tag that sglang_build says in a playbook's output, or None."""
-    match = re.search(r"msg: '?(\S+:\S+) \((?:built now|already built)", output)
+    match = re.search(r"msg: '?([^\s:']+:[^\s:']+): (?:built now|found )", output)
     return match.group(1) if match else None
 
 

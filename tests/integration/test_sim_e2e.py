@@ -93,7 +93,12 @@ def test_second_run_changes_builds_and_transfers_nothing(cluster, deployed):
     changed = dict((h, s["changed"]) for h, s in stats.items() if s["changed"])
     assert not changed, "second run changed something: %s\n%s" % (changed, deployed["second"][-8000:])
     assert not included_for(deployed["second"], "sglang_build/tasks/build.yml")
-    assert "already built: nothing to do" in deployed["second"]
+    assert re.search(r": found on %s, build skipped'?$" % re.escape(cluster["nodes"][0]), deployed["second"], re.M), \
+        deployed["second"][-3000:]
+    # The run's answer comes last: the image found, the servers through the gate.
+    assert deployed["second"].rstrip().splitlines()[-3].startswith("npu.sglang: image npu-sglang:seed-")
+    assert deployed["second"].rstrip().splitlines()[-3].endswith(" found, no build")
+    assert deployed["second"].rstrip().splitlines()[-2] == "npu.sglang: 3 servers passed the health gate on 3 nodes"
     # Distribution: no save, copy or load ran on any host (a skipped task still prints its header).
     for task in ("Save and compress the image on the builder", "Copy the archive to the node", "Load the image"):
         ran = task_hosts(deployed["second"], task)
