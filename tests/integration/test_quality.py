@@ -1,7 +1,7 @@
 """Lint, syntax and sanity gates, as tests so that `make test` reports one summary."""
 import glob
 import os
-import shutil
+import re
 import subprocess
 
 from simtest import ROOT, run, tool
@@ -24,18 +24,38 @@ def test_every_playbook_passes_syntax_check():
         run([tool("ansible-playbook"), "--syntax-check", "-i", "inventories/prod", playbook])
 
 
-def _collection_copy(tmp_root):
-    """The checkout's files placed as ansible_collections/npu/sglang, as ansible-test wants."""
-    dest = os.path.join(tmp_root, "ansible_collections", "npu", "sglang")
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
-                           text=True, stdout=subprocess.PIPE).stdout.splitlines()
-    for rel in files:
-        src = os.path.join(ROOT, rel)
-        if rel.startswith(".collections/") or os.path.islink(src) or not os.path.isfile(src):
-            continue
-        os.makedirs(os.path.dirname(os.path.join(dest, rel)), exist_ok=True)
-        shutil.copy2(src, os.path.join(dest, rel))
-    return dest
+def _installed_collection(tmp_root):
+    """The collection as a user gets it: `ansible-galaxy collection build` (galaxy.yml's
+    build_ignore), then installed into a fresh path. Returns (installed dir, tarball, env)."""
+    env = dict((k, v) for k, v in os.environ.items() if k != "ANSIBLE_CONFIG")
+    env["PATH"] = os.path.dirname(tool("python")) + os.pathsep + env["PATH"]
+    out = os.path.join(tmp_root, "artifact")
+    subprocess.run([tool("ansible-galaxy"), "collection", "build", "--output-path", out], cwd=ROOT, env=env,
+                   check=True, stdout=subprocess.DEVNULL)
+    tarball = glob.glob(os.path.join(out, "npu-sglang-*.tar.gz"))[0]
+    inst = os.path.join(tmp_root, "installed")
+    subprocess.run([tool("ansible-galaxy"), "collection", "install", "--offline", "--no-deps", "--force", "-p", inst,
+                    tarball], cwd=tmp_root, env=env, check=True, stdout=subprocess.DEVNULL)
+    return os.path.join(inst, "ansible_collections", "npu", "sglang"), tarball, env
+
+
+def test_the_galaxy_artifact_is_clean_and_works_installed(tmp_path):
+    import tarfile
+    dest, tarball, env = _installed_collection(str(tmp_path))
+    with tarfile.open(tarball) as archive:
+        names = archive.getnames()
+    junk = [n for n in names if re.search(r"(^|/)(\.ansible|\.pytest_cache|__pycache__|\.sim|\.cache|\.venv|\.collections"
+                                          r"|output|molecule)(/|$)|\.pyc$|^inventories/sim/hosts\.yml$|^tests/sim/", n)]
+    assert junk == []
+    for needed in ("LICENSE", "MANIFEST.json", "FILES.json", "meta/runtime.yml", "plugins/callback/summary.py",
+                   "roles/sglang_service/tasks/main.yml", "playbooks/validate.yml"):
+        assert needed in names, needed
+    # A playbook of the installed copy, by its collection name, from a directory without our ansible.cfg.
+    proc = subprocess.run([tool("ansible-playbook"), "npu.sglang.validate", "-i", os.path.join(dest, "inventories", "prod")],
+                          cwd=str(tmp_path), env=dict(env, ANSIBLE_COLLECTIONS_PATH=os.path.dirname(os.path.dirname(dest))),
+                          text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert re.search(r"^atlas-01 +: ok=\d+ +changed=0 +unreachable=0 +failed=0", proc.stdout, re.M), proc.stdout[-2000:]
 
 
 def test_ansible_test_sanity(tmp_path):
@@ -46,7 +66,7 @@ def test_ansible_test_sanity(tmp_path):
     for name in ("get_pip_24_2.py",):
         with open(os.path.join(cache, name), "w", encoding="utf-8") as handle:
             handle.write("import ensurepip\nensurepip.bootstrap()\n")
-    dest = _collection_copy(str(tmp_path))
+    dest, _tarball, _env = _installed_collection(str(tmp_path))
     # ansible-test lists the files through git; its own venvs under tests/output must not count.
     with open(os.path.join(dest, ".gitignore"), "a", encoding="utf-8") as handle:
         handle.write("\n/tests/output/\n")
