@@ -24,6 +24,28 @@ def test_every_playbook_passes_syntax_check():
         run([tool("ansible-playbook"), "--syntax-check", "-i", "inventories/prod", playbook])
 
 
+STAGES = {"preflight", "build", "distribute", "serve", "smoke", "bench", "report", "doctor", "hardware", "teardown", "awx"}
+
+
+def test_every_task_carries_its_stage_tag():
+    """`--tags serve` (and the others) run one stage: every task of every playbook has a stage tag
+    (validation is tagged always)."""
+    untagged = []
+    for playbook in ["site.yml"] + sorted(glob.glob(os.path.join(ROOT, "playbooks", "*.yml"))):
+        if playbook.endswith("validate.yml"):
+            continue
+        out = run([tool("ansible-playbook"), "--list-tasks", "-i", "inventories/prod", playbook]).stdout
+        for line in out.splitlines():
+            match = re.match(r"^      (.*)\tTAGS: \[(.*)\]$", line)
+            if match and not ({t.strip() for t in match.group(2).split(",")} & (STAGES | {"always"})):
+                untagged.append("%s: %s" % (os.path.basename(playbook), match.group(1)))
+    assert untagged == []
+    serve = run([tool("ansible-playbook"), "--list-tasks", "--tags", "serve", "-i", "inventories/prod", "site.yml"]).stdout
+    assert "sglang_service : Wait until every server is healthy and generates" in serve
+    # Of preflight, only the argument checks Ansible tags always are listed.
+    assert [line for line in serve.splitlines() if "npu_preflight :" in line and "Validating arguments" not in line] == []
+
+
 def _installed_collection(tmp_root):
     """The collection as a user gets it: `ansible-galaxy collection build` (galaxy.yml's
     build_ignore), then installed into a fresh path. Returns (installed dir, tarball, env)."""
