@@ -204,9 +204,9 @@ def option_value(args, option):
 
 INSTANCE_PREFIX = "sglang_service_"
 # The per-server settings: an entry of sglang_service_instances may set any of these by its short
-# name. meta/argument_specs.yml of sglang_service lists exactly these (plus name) as suboptions,
-# and roles/sglang_service/templates/instances.j2 merges the same keys (a unit test keeps the
-# three in step).
+# name. meta/argument_specs.yml of sglang_service lists exactly these (plus name) as suboptions
+# (a unit test keeps the two in step); the role's resolver, module_utils/instances.py, merges
+# them with instance_settings below.
 INSTANCE_KEYS = (
     "model_path", "served_model_name", "devices", "tp", "device", "attention_backend",
     "grammar_backend", "disable_overlap_schedule", "max_total_tokens", "mem_fraction_static",
@@ -227,8 +227,8 @@ def instance_settings(instance, values):
     sglang_service_K from values (the host's effective variables). The instance's name is
     instance["name"]. One setting is derived: an instance that sets devices but not tp gets
     tp = the number of its devices (a server on its own chips). Nothing else is merged: no deep
-    merge of env or extra_args. roles/sglang_service/templates/instances.j2 implements the same
-    rule in Jinja.
+    merge of env or extra_args. The role's resolver (module_utils/instances.py) uses this function,
+    so validation and the units read the same settings.
     """
     instance = instance if isinstance(instance, dict) else {}
     settings = {"name": instance.get("name")}

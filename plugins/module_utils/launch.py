@@ -4,9 +4,8 @@
 """The launch command line of one server: one table from setting to SGLang flag.
 
 launch_args(settings, nnodes, node_rank, dist_init_addr) is the only place that turns a server's
-settings into `python -m sglang.launch_server` arguments: the unit's argv (filter
-npu.sglang.launch_args in roles/sglang_service/templates/instances.j2) and the validation's
-launch-contract check (config_rules) both call it. Adding a launch flag is one row here plus its
+settings into `python -m sglang.launch_server` arguments: the unit's argv (the instance resolver,
+module_utils/instances.py) and the validation's launch-contract check (config_rules) both call it. Adding a launch flag is one row here plus its
 option in roles/sglang_service/meta/argument_specs.yml.
 """
 from __future__ import absolute_import, division, print_function
