@@ -385,7 +385,10 @@ def test_benchmark_playbook_recovers_the_simulated_latency(client_image, model_d
     # The answer comes last, after the recap: what ran, then the report's path as the last line.
     tail = [line for line in proc.stdout.splitlines() if line.strip()][-5:]
     assert tail[-1] == "npu.sglang: report: %s" % (run_dir / "report" / "report.html").resolve(), tail
-    assert "npu.sglang: 64 requests in 2 benchmark runs on 1 host; best output throughput" in "\n".join(tail), tail
+    completed = sum(record["completed"] for record in runs.values())
+    best = max(runs.values(), key=lambda record: record["output_throughput"])
+    assert ("npu.sglang: %d requests in 2 benchmark runs on 1 host; best output throughput %.1f tok/s (bench-local, "
+            "concurrency %d)" % (completed, best["output_throughput"], best["max_concurrency"])) in tail, tail
 
 
 def test_sla_violation_fails_after_the_report(client_image, model_dir, keyed_server, tmp_path):
