@@ -311,6 +311,30 @@ def check_registry(value):
     return None
 
 
+def check_percentage(value):
+    num = as_number(value)
+    if num is None or not 0 <= num <= 100:
+        return "not a percentage from 0 to 100"
+    return None
+
+
+def check_serial(value):
+    """A play's serial: a count of hosts (at least 1) or a percentage of them (1% to 100%)."""
+    text = str(value).strip()
+    if text.endswith("%"):
+        num = as_number(text[:-1])
+        return None if num is not None and 0 < num <= 100 else "not a percentage from 1% to 100%"
+    return check_positive_int(value)
+
+
+def check_bool(value):
+    return None if as_bool(value) is not None else "not a true/false value"
+
+
+def check_optional_image(value):
+    return None if blank(value) else check_image(value)
+
+
 def check_name(value):
     if blank(value):
         return "a name cannot be empty"
@@ -413,6 +437,16 @@ VARIABLE_CHECKS = [
           "give the registry as host[:port][/namespace], e.g. harbor.example.org:5000/npu, or leave it empty"),
     Check("sglang_build_pull_concurrency", check_positive_int,
           "let at least 1 node pull at a time, e.g. 8"),
+    # The playbooks' own settings (npu_sglang_*).
+    Check("npu_sglang_target", check_name, "name the inventory group (or pattern) to run on, e.g. npu_nodes"),
+    Check("npu_sglang_max_fail_percentage", check_percentage,
+          "give the share of hosts that may fail before a play stops, from 0 to 100 (default 100)"),
+    Check("npu_sglang_(rolling|upgrade|smoke)_serial", check_serial,
+          "give how many nodes go at a time: a whole number of at least 1, or a percentage such as 25%"),
+    Check("npu_sglang_hardware_check_load_seconds", check_positive_int,
+          "give the seconds of load in the hardware check, e.g. 60"),
+    Check("npu_sglang_(hardware_checks|teardown_images)", check_bool, "write true or false"),
+    Check("npu_sglang_(upgrade|hardware_check)_image", check_optional_image, IMAGE_FIX),
     Check("sglang_bench_concurrency", check_concurrency,
           "list the concurrencies to sweep as positive whole numbers, e.g. [1, 8, 32, 64]"),
     Check("sglang_bench_(profile_)?num_prompts", optional(check_positive_int),
