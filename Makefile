@@ -10,7 +10,7 @@ CHIPS ?= 8
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help check-host venv demo test lint syntax sanity unit molecule e2e sim-up sim-down docker-check clean perf
+.PHONY: help check-host venv demo test lint syntax sanity unit molecule molecule-env molecule-all e2e sim-up sim-down docker-check clean perf
 
 help:
 	@echo "make demo   bring the simulated Ascend cluster up, run site.yml and benchmark.yml on it"
@@ -74,6 +74,19 @@ unit: venv
 
 molecule: venv docker-check
 	$(PY) -m pytest -q tests/integration/test_molecule.py
+
+# .env.yml, which molecule reads from the current directory when it renders molecule.yml: the
+# simulated node image and the CANN stand-in (built when missing); and the simulated model that
+# the sglang_service scenario mounts, as simctl does. Afterwards a plain shell in this
+# directory runs `molecule list` and `molecule test -s ROLE` (extensions/molecule/ROLE).
+molecule-env: venv docker-check
+	@$(PY) tests/sim/model/make_sim_model.py .sim/model/sim-model >/dev/null
+	@node=$$($(PY) $(SIMCTL) build | tail -n 1); cann=$$($(PY) $(SIMCTL) cann | tail -n 2); \
+	{ echo "---"; echo "NPU_SIM_IMAGE: $$node"; echo "NPU_SIM_CANN_IMAGE: $$(sed -n 1p <<<"$$cann")"; \
+	  echo "NPU_SIM_CANN_ARCHIVE: $$(sed -n 2p <<<"$$cann")"; } > .env.yml; cat .env.yml
+
+# Every scenario, one after the other, as the CI runs them (tests/integration/test_molecule.py).
+molecule-all: molecule
 
 e2e: venv docker-check
 	$(PY) -m pytest -q tests/integration/test_sim_e2e.py

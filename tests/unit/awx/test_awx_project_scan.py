@@ -34,8 +34,9 @@ def _is_yaml_inventory(rel):
 # names of skip_directory() hide a file, so these show in the playbook list of a template's form too.
 # Each entry: the files (a regex on the path), what they are, and the reason AWX cannot be kept from them.
 NOT_FOR_OPERATORS = {
-    r"molecule/[^/]+/[^/]+\.yml": (
-        _is_playbook, "the molecule scenarios' plays (converge, prepare, verify, the shared ones): molecule reads them from molecule/"),
+    r"extensions/molecule/[^/]+/[^/]+\.yml": (
+        _is_playbook, "the molecule scenarios' plays (converge, prepare, verify, the shared ones): molecule's collection "
+        "layout puts them under extensions/molecule/, a directory name skip_directory() does not know"),
     r"tests/.+\.ya?ml": (_is_playbook, "plays of the test harness"),
     r"inventories/[^/]+/hosts\.yml": (
         _is_yaml_inventory, "YAML inventories: AWX's line rule takes a group's indented `hosts:` key for a play"),
