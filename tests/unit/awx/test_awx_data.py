@@ -161,25 +161,32 @@ def _configure_tasks():
             yield task, module[0], task[module[0]]
 
 
+# Tasks that act on an object rather than apply it: they take the keys they name.
+NOT_APPLYING = {"awx.awx.inventory_source_update"}
+
+
 def test_awx_configure_passes_every_key_of_the_data():
-    """A key of an awx/ object that awx_configure.yml does not hand to its module would be ignored
-    without a word; every argument must be an option of the awx.awx module."""
-    consumed = {}
+    """Every object of awx/ goes to its module whole (the task's args are the loop item, perhaps
+    over defaults of ours), and every key of it is an option of that module."""
+    applied = {}
     for task, module, args in _configure_tasks():
-        options = _module_options(module)
-        assert set(args) <= options, "%s: %s are not options of %s" % (task["name"], set(args) - options, module)
         source = re.search(r"\b(controller_\w+)", str(task.get("loop", "")))
         assert source, task["name"]
-        keys = set(re.findall(r"\bitem\.(\w+)", json.dumps(args)))
-        keys |= set(re.findall(r"\bitem\.(\w+)", json.dumps(task.get("when", ""))))
-        consumed.setdefault(source.group(1), set()).update(keys)
+        if module in NOT_APPLYING:
+            continue
+        assert args is None, "%s: arguments listed one by one drop the keys not listed: %s" % (task["name"], args)
+        whole = re.fullmatch(r"\{\{ (?:.* \| combine\(item\)|item)(?: \| combine\(.*\))? \}\}",
+                             " ".join(task.get("args", "").split()), re.S)
+        assert whole, "%s: args must be the whole item: %s" % (task["name"], task.get("args"))
+        applied[source.group(1)] = module
     for kind, items in DATA.items():
         if not kind.startswith("controller_"):
             continue
-        assert kind in consumed, "awx_configure.yml never applies %s" % kind
+        assert kind in applied, "awx_configure.yml never applies %s" % kind
+        options = _module_options(applied[kind])
         for item in items:
-            unused = set(item) - consumed[kind]
-            assert not unused, "%s %r: awx_configure.yml ignores %s" % (kind, item.get("name"), sorted(unused))
+            unknown = set(item) - options
+            assert not unknown, "%s %r: %s are not options of %s" % (kind, item.get("name"), sorted(unknown), applied[kind])
 
 
 def _ansible_env(**extra):
@@ -251,3 +258,49 @@ def test_awx_configure_reaches_the_controller(vault_password, skipped):
     assert "trying to connect to https://127.0.0.1:1/api/v2/execution_environments/" in proc.stdout, proc.stdout[-3000:]
     assert ("Not created, and not attached to the templates: npu.sglang vault" in proc.stdout) == skipped
     assert "s3cret" not in proc.stdout
+
+
+# Keys this repository's objects do not use, one per kind, each an option of the real module.
+EXTRA_KEYS = [
+    ("controller_execution_environments", {"name": "ee", "image": "registry.example.org/ee:1"}, "credential", "registry login"),
+    ("controller_projects", {"name": "p", "organization": "Default", "scm_type": "git",
+                             "scm_url": "https://git.example.org/p.git"}, "scm_credential", "git login"),
+    ("controller_templates", {"name": "t", "project": "p", "playbook": "site.yml", "inventory": "i"}, "labels", ["gpu", "nightly"]),
+]
+KINDS_IN_ORDER = ["controller_execution_environments", "controller_credential_types", "controller_credentials",
+                  "controller_projects", "controller_inventories", "controller_inventory_sources", "controller_templates",
+                  "controller_workflows"]
+
+
+def _apply_one(tmp_path, kind, item):
+    """Run awx_configure.yml with `item` the only object (the kinds before it empty) against a
+    controller that refuses connections; return the run and the module's result for the item."""
+    extra = dict((k, []) for k in KINDS_IN_ORDER[:KINDS_IN_ORDER.index(kind)])
+    extra[kind] = [item]
+    path = tmp_path / "objects.yml"
+    path.write_text(yaml.safe_dump(extra))
+    proc = _playbook(CONFIGURE, "-vvv", "-e", "npu_sglang_awx_scm_url=https://git.example.org/npu-sglang.git",
+                     "-e", "@%s" % path, CONTROLLER_HOST="https://127.0.0.1:1", CONTROLLER_OAUTH_TOKEN="not-a-token",
+                     ANSIBLE_CALLBACK_RESULT_FORMAT="json")
+    match = re.search(r"^failed: \[localhost\] \(item=%s\) => (\{.*?^\})$" % re.escape(item["name"]), proc.stdout, re.M | re.S)
+    assert match, proc.stdout[-4000:]
+    return proc, json.loads(match.group(1))
+
+
+@pytest.mark.parametrize("kind, item, key, value", EXTRA_KEYS, ids=[k[2] for k in EXTRA_KEYS])
+def test_a_key_we_do_not_use_reaches_the_module(tmp_path, kind, item, key, value):
+    """The real awx.awx module validates its arguments and records them (-vvv keeps the invocation)
+    before its first request, which fails here: the added key is among them, as given."""
+    proc, result = _apply_one(tmp_path, kind, dict(item, **{key: value}))
+    assert proc.returncode == 2
+    assert "trying to connect to https://127.0.0.1:1/api/v2/" in result["msg"], result["msg"]
+    assert result["invocation"]["module_args"][key] == value, result["invocation"]["module_args"]
+
+
+def test_a_key_no_module_knows_fails_naming_it(tmp_path):
+    proc, result = _apply_one(tmp_path, "controller_projects", {
+        "name": "p", "organization": "Default", "scm_type": "git", "scm_url": "https://git.example.org/p.git",
+        "scm_colour": "blue"})
+    assert proc.returncode == 2
+    assert "Unsupported parameters for (awx.awx.project) module: scm_colour" in result["msg"], result["msg"]
+    assert "trying to connect" not in proc.stdout, "the project must fail before any request"
