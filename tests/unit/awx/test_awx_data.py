@@ -113,7 +113,7 @@ def _strings(value, path=""):
 
 def test_templates_are_split_between_configure_time_and_job_time():
     env = jinja2.Environment(autoescape=False)  # nosec B701 - only parsed, never rendered to HTML
-    known = {k for k in DATA if k.startswith("npu_sglang_awx_")} | {"lookup"}
+    known = {k for k in DATA if k.startswith("npu_sglang_awx_")} | {"lookup", "playbook_dir"}
     for path, text in _strings({k: v for k, v in DATA.items() if k.startswith("controller_")}):
         if "{{" not in text and "{%" not in text:
             assert not isinstance(text, Unsafe), "%s: !unsafe on a plain string" % path
@@ -233,6 +233,23 @@ def test_data_as_ansible_templates_it(tmp_path):
     assert inputs["npu.sglang vault"]["vault_password"] == ""
     assert inputs["npu.sglang nodes (SSH)"]["ssh_key_data"] == ""
     assert rendered["s"][0]["value"] == ["/var/lib/npu-sglang/reports:/var/lib/npu-sglang/reports:z"]
+
+
+def test_the_ee_image_is_tagged_with_galaxy_yml_version(tmp_path):
+    """awx/npu_sglang_awx.yml reads the version from galaxy.yml next to the playbooks' directory,
+    as awx_configure.yml (playbooks/) sees it."""
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "galaxy.yml").write_text("version: 9.8.7\n")
+    playbook = tmp_path / "playbooks" / "render.yml"
+    out = tmp_path / "image.txt"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "Render", "hosts": "localhost", "connection": "local", "gather_facts": False,
+        "tasks": [
+            {"name": "Load", "ansible.builtin.include_vars": {"file": os.path.join(ROOT, "awx", "npu_sglang_awx.yml")}},
+            {"name": "Write", "ansible.builtin.copy": {"dest": str(out), "mode": "0600", "content": "{{ npu_sglang_awx_ee_image }}"}}]}]))
+    proc = _playbook(str(playbook))
+    assert proc.returncode == 0, proc.stdout
+    assert out.read_text() == "registry.example.org/npu-sglang-ee:9.8.7"
 
 
 def test_awx_configure_passes_syntax_check():
