@@ -4,7 +4,7 @@ import os
 import re
 import subprocess
 
-from simtest import ROOT, run, tool
+from simtest import ROOT, run, tool, tool_env
 
 
 def test_yamllint():
@@ -100,3 +100,39 @@ def test_ansible_test_sanity(tmp_path):
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1800, check=False)
     errors = [line for line in proc.stdout.splitlines() if line.startswith("ERROR")]
     assert proc.returncode == 0, "\n".join(errors[:200]) or proc.stdout[-20000:]
+
+
+def test_changelog_fragments_lint():
+    """antsibull-changelog's own checks of changelogs/ (config, changelog.yaml, every fragment)."""
+    proc = run([tool("antsibull-changelog"), "lint"], check=False)
+    assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout
+    run([tool("antsibull-changelog"), "lint-changelog-yaml", "changelogs/changelog.yaml"])
+
+
+def test_changelog_releases_at_galaxy_version(tmp_path):
+    """What `antsibull-changelog release` does at release time, on a copy of the tree: a
+    CHANGELOG.rst for galaxy.yml's version (the one version source) holding every fragment."""
+    import yaml
+    copy = tmp_path / "tree"
+    copy.mkdir()
+    archive = subprocess.run(["git", "ls-files", "-z", "-co", "--exclude-standard"], cwd=ROOT, check=True,
+                             stdout=subprocess.PIPE).stdout.decode().split("\0")
+    for rel in filter(None, archive):
+        src = os.path.join(ROOT, rel)
+        if os.path.isfile(src) and not os.path.islink(src):
+            os.makedirs(os.path.dirname(os.path.join(copy, rel)), exist_ok=True)
+            with open(src, "rb") as read, open(os.path.join(copy, rel), "wb") as write:
+                write.write(read.read())
+    proc = subprocess.run([tool("antsibull-changelog"), "release", "--date", "2000-01-01"], cwd=copy, env=tool_env(), text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    with open(os.path.join(ROOT, "galaxy.yml"), encoding="utf-8") as handle:
+        version = str(yaml.safe_load(handle)["version"])
+    text = (copy / "CHANGELOG.rst").read_text(encoding="utf-8")
+    assert re.search(r"^v%s\n=+$" % re.escape(version), text, re.M), text[:2000]
+    flat = " ".join(text.split())
+    for fragment in glob.glob(os.path.join(ROOT, "changelogs", "fragments", "*.yml")):
+        with open(fragment, encoding="utf-8") as handle:
+            for section in yaml.safe_load(handle).values():
+                for entry in section if isinstance(section, list) else [section]:
+                    assert " ".join(entry.split())[:60] in flat, (os.path.basename(fragment), entry[:80])
