@@ -13,7 +13,7 @@ ROLES = sorted(r for r in os.listdir(os.path.join(ROOT, "roles")) if os.path.isd
 # Roles whose scenario is still to be written, each with the reason. Empty when every role has one.
 NO_SCENARIO_YET = {
     role: "not written yet (issue 16, item 5)"
-    for role in ("bench_report", "npu_stack", "sglang_bench", "sglang_build", "sglang_doctor", "sglang_service")}
+    for role in ("sglang_bench", "sglang_build", "sglang_service")}
 
 
 def scenarios():
