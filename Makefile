@@ -72,6 +72,7 @@ sanity: venv
 unit: venv
 	$(PY) -m pytest -q tests/unit
 
+# The scenarios CI runs (extensions/molecule; the long ones are in molecule-all).
 molecule: venv docker-check
 	$(PY) -m pytest -q tests/integration/test_molecule.py
 
@@ -85,8 +86,9 @@ molecule-env: venv docker-check
 	{ echo "---"; echo "NPU_SIM_IMAGE: $$node"; echo "NPU_SIM_CANN_IMAGE: $$(sed -n 1p <<<"$$cann")"; \
 	  echo "NPU_SIM_CANN_ARCHIVE: $$(sed -n 2p <<<"$$cann")"; } > .env.yml; cat .env.yml
 
-# Every scenario, one after the other, as the CI runs them (tests/integration/test_molecule.py).
-molecule-all: molecule
+# Every scenario, also those too long for CI (BY_HAND in tests/integration/test_molecule.py).
+molecule-all: venv docker-check
+	MOLECULE_ALL=1 $(PY) -m pytest -q tests/integration/test_molecule.py
 
 e2e: venv docker-check
 	$(PY) -m pytest -q tests/integration/test_sim_e2e.py
