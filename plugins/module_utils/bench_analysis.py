@@ -23,6 +23,7 @@ __metaclass__ = type
 import json
 import math
 
+from ansible_collections.npu.sglang.plugins.module_utils import bench_metrics
 from ansible_collections.npu.sglang.plugins.module_utils.bench_results import (
     RECORD_FIELDS, STATUS_FAILED, new_record,
 )
@@ -31,7 +32,6 @@ SUMMARY_SCHEMA = "npu.sglang.bench_report/1"
 SWEEP_CONCURRENCIES = (8, 16, 32, 64, 128)
 FIXED_BATCH = 32
 SLA_STATS = ("mean", "median", "p90", "p95", "p99")
-P99_FIELDS = ("ttft_p99_ms", "tpot_p99_ms", "itl_p99_ms")
 CLUSTER_HOST = "(cluster)"
 
 
@@ -212,16 +212,9 @@ def cluster_points(records):
 
 # --------------------------------------------------------------------------- comparison
 
-COMPARE_FIELDS = (
-    ("output_throughput", "Output tok/s"),
-    ("request_throughput", "Requests/s"),
-    ("ttft_mean_ms", "Mean TTFT ms"),
-    ("tpot_mean_ms", "Mean TPOT ms"),
-    ("ttft_p99_ms", "P99 TTFT ms"),
-    ("tpot_p99_ms", "P99 TPOT ms"),
-    ("itl_p99_ms", "P99 ITL ms"),
-    ("hbm_used_mb", "HBM used MB"),
-)
+COMPARE_FIELDS = tuple((key, bench_metrics.label(key)) for key in (
+    "output_throughput", "request_throughput", "ttft_mean_ms", "tpot_mean_ms", "ttft_p99_ms", "tpot_p99_ms", "itl_p99_ms",
+)) + (("hbm_used_mb", "HBM used MB"),)
 
 
 def ratio(numerator, denominator):
@@ -387,19 +380,22 @@ def check_regressions(records, baseline_records, max_throughput_drop_pct, max_p9
                           "change_pct": None, "limit_pct": None, "kind": "failed"})
             regressions.append(entry)
             continue
-        change = _pct_change(old.get("output_throughput"), new.get("output_throughput"))
-        if change is not None and -change > max_throughput_drop_pct:
-            entry = dict(where)
-            entry.update({"metric": "output_throughput", "baseline": old["output_throughput"], "current": new["output_throughput"],
-                          "change_pct": change, "limit_pct": -float(max_throughput_drop_pct), "kind": "throughput_drop"})
-            regressions.append(entry)
-        for field in P99_FIELDS:
+        # The registry's figures: a rate (higher is better) may drop by max_throughput_drop_pct,
+        # a latency's P99 (lower is better) rise by max_p99_rise_pct.
+        for field, better in bench_metrics.regression_checks():
             change = _pct_change(old.get(field), new.get(field))
-            if change is not None and change > max_p99_rise_pct:
-                entry = dict(where)
-                entry.update({"metric": field, "baseline": old[field], "current": new[field],
-                              "change_pct": change, "limit_pct": float(max_p99_rise_pct), "kind": "p99_rise"})
-                regressions.append(entry)
+            if change is None:
+                continue
+            if better == bench_metrics.HIGHER and -change > max_throughput_drop_pct:
+                limit, kind = -float(max_throughput_drop_pct), "throughput_drop"
+            elif better == bench_metrics.LOWER and change > max_p99_rise_pct:
+                limit, kind = float(max_p99_rise_pct), "p99_rise"
+            else:
+                continue
+            entry = dict(where)
+            entry.update({"metric": field, "baseline": old[field], "current": new[field],
+                          "change_pct": change, "limit_pct": limit, "kind": kind})
+            regressions.append(entry)
     return regressions, compared
 
 

@@ -3,9 +3,8 @@
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """Plan and command lines of the benchmark runs (role sglang_bench), as pure functions.
 
-* ``bench_targets``: the servers of a node to benchmark, each setting resolved as the instance's
-  short-name key, else the role-wide ``sglang_service_<key>`` value, else what the node's
-  deployed settings file says, else a built-in default;
+* ``bench_targets``: the servers of a node to benchmark, read from the instance resolver's
+  output (module_utils/instances.py): the settings the units run with;
 * ``bench_runs``: one run per target and load point, with the client's arguments;
 * ``client_args``: the arguments of ``sglang.bench_serving`` / ``sglang.benchmark.serving``;
 * ``docker_run``: the ``docker run`` argv of the client container (or of a server container
@@ -23,24 +22,16 @@ __metaclass__ = type
 import re
 
 from ansible_collections.npu.sglang.plugins.module_utils.container import npu_options
+from ansible_collections.npu.sglang.plugins.module_utils.config_rules import option_value
+from ansible_collections.npu.sglang.plugins.module_utils.launch import LAUNCH_FLAGS
 
 # Client modules, newest name first (sglang.bench_serving became a shim of the second).
 CLIENT_MODULES = ("sglang.benchmark.serving", "sglang.bench_serving")
 
-# Settings of a target, their built-in defaults (those of role sglang_service) and which of them
-# the node's deployed settings file may supply.
-TARGET_DEFAULTS = {
-    "port": 30000,
-    "model_path": "",
-    "served_model_name": "",
-    "image": "",
-    "devices": None,
-    "tp": None,
-    "mem_fraction_static": None,
-    "max_running_requests": None,
-    "context_length": None,
-    "profiler_dir": "",
-}
+# Launch settings a target carries besides the resolver's own keys, read from the server's launch
+# line: those of the launch table (module_utils/launch.py), then flags only extra_args can give.
+TARGET_SETTINGS = ("model_path", "served_model_name", "mem_fraction_static")
+TARGET_FLAGS = (("max_running_requests", "--max-running-requests"), ("context_length", "--context-length"))
 # Names of secrets (api_key, admin_api_key, hf_token, ...), not of settings that merely mention
 # tokens (tokenizer_path, max_total_tokens).
 SECRET_KEY = re.compile(r"(api[_-]?key|(^|[_-])token$|secret|passw|credential)", re.IGNORECASE)
@@ -72,93 +63,45 @@ def _int(value, name, minimum=None):
     return number
 
 
-def _devices(value):
-    """A device list from a list or a comma string ("0,1"); None when not given."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        value = [part for part in value.replace(" ", "").split(",") if part]
-    if not isinstance(value, (list, tuple)):
-        raise BenchPlanError("devices must be a list of chip ids, got %r" % (value,))
-    return [_int(item, "devices") for item in value]
+def _first_set(*values):
+    return next((value for value in values if _set(value)), None)
 
 
-def deployed_setting(deployed, key):
-    """A setting from a node's deployed instance file (/etc/npu-sglang/<name>.json), or None.
+def bench_targets(resolved, select=None, image=None, profiler_dir=None, deployed=None):
+    """The servers to benchmark on one node: the instance resolver's output, without secrets.
 
-    The file records the resolved settings of the instance; its launcher argv is searched for
-    the matching launch_server flag when the key itself is absent.
+    ``resolved``: the list npu.sglang.resolve_instances returns (fact sglang_service_resolved,
+    module_utils/instances.py), the very settings the units run with. ``select``: names to keep
+    (empty: all). ``image`` / ``profiler_dir``: the benchmark's own overrides (sglang_bench_image,
+    sglang_bench_profiler_dir), used when set. ``deployed``: {name: the server as the resolver
+    recorded it at deploy time (<config dir>/<name>.json)}, whose image serves when neither the
+    override nor this run's resolution names one. Each target keeps the resolver's name, port, image,
+    devices, tp, profiler_dir and auth, and adds model_path, served_model_name,
+    mem_fraction_static, max_running_requests and context_length as its launch line gives them.
     """
-    if not isinstance(deployed, dict):
-        return None
-    if _set(deployed.get(key)):
-        return deployed.get(key)
-    flags = {"model_path": ("--model-path", "--model"), "served_model_name": ("--served-model-name",),
-             "port": ("--port",), "tp": ("--tp-size", "--tp", "--tensor-parallel-size"),
-             "mem_fraction_static": ("--mem-fraction-static",), "context_length": ("--context-length",),
-             "max_running_requests": ("--max-running-requests",)}.get(key)
-    argv = deployed.get("argv") or deployed.get("launcher_argv") or deployed.get("command")
-    if flags and isinstance(argv, list):
-        for index, item in enumerate(argv):
-            text = str(item)
-            for flag in flags:
-                if text == flag and index + 1 < len(argv):
-                    return argv[index + 1]
-                if text.startswith(flag + "="):
-                    return text[len(flag) + 1:]
-    env = deployed.get("env") or deployed.get("environment")
-    if isinstance(env, dict):
-        if key == "devices" and _set(env.get("ASCEND_RT_VISIBLE_DEVICES")):
-            return env["ASCEND_RT_VISIBLE_DEVICES"]
-        if key == "profiler_dir" and _set(env.get("SGLANG_TORCH_PROFILER_DIR")):
-            return env["SGLANG_TORCH_PROFILER_DIR"]
-    return None
-
-
-def bench_targets(instances, service=None, deployed=None, select=None):
-    """The servers to benchmark on one node, settings resolved, without secrets.
-
-    ``instances``: ``sglang_service_instances`` (dicts with ``name`` and optional short-name
-    overrides). ``service``: {short name: the ``sglang_service_<name>`` value or None}.
-    ``deployed``: {instance name: the node's deployed settings dict}. ``select``: names to keep
-    (empty: all). Each target has the keys of TARGET_DEFAULTS plus ``name``, ``sources`` (where
-    each setting came from) and ``auth`` (whether an API key applies to it).
-    """
-    service = dict(service or {})
-    deployed = dict(deployed or {})
-    if instances is None or instances == "":
-        instances = [{"name": "main"}]
-    if not isinstance(instances, list) or not instances:
-        raise BenchPlanError("sglang_service_instances must be a non-empty list of dicts with a name")
-    names = []
+    if not isinstance(resolved, list) or not resolved:
+        raise BenchPlanError("no server resolved on this host: sglang_service_instances is empty, "
+                             "or npu.sglang.resolve_instances has not run")
     targets = []
-    for index, instance in enumerate(instances):
-        if not isinstance(instance, dict) or not _set(instance.get("name")):
-            raise BenchPlanError("sglang_service_instances[%d] must be a dict with a name, got %r" % (index, instance))
+    for index, instance in enumerate(resolved):
+        if not isinstance(instance, dict) or not _set(instance.get("name")) or not isinstance(instance.get("argv"), list):
+            raise BenchPlanError("server %d is not an output of npu.sglang.resolve_instances: %r" % (index, instance))
         name = str(instance["name"])
-        if name in names:
-            raise BenchPlanError("sglang_service_instances names %s twice" % name)
-        names.append(name)
-        target = {"name": name, "sources": {}}
-        for key, default in TARGET_DEFAULTS.items():
-            value, source = default, "default"
-            for candidate, where in ((instance.get(key), "instance"), (service.get(key), "sglang_service_%s" % key),
-                                     (deployed_setting(deployed.get(name), key), "deployed")):
-                if _set(candidate):
-                    value, source = candidate, where
-                    break
-            target[key] = value
-            target["sources"][key] = source
-        target["port"] = _int(target["port"], "port of instance %s" % name, 1)
-        target["devices"] = _devices(target["devices"])
-        if _set(target["tp"]):
-            target["tp"] = _int(target["tp"], "tp of instance %s" % name, 1)
-        elif target["devices"]:
-            target["tp"] = len(target["devices"])
-        # The key itself never enters a target: only whether one applies (a string or a bool).
-        api_key = instance.get("api_key") if "api_key" in instance else service.get("api_key")
-        target["auth"] = bool(api_key)
+        argv = instance["argv"]
+        target = {"name": name,
+                  "port": _int(instance.get("port"), "port of instance %s" % name, 1),
+                  "image": _first_set(image, instance.get("image"), (deployed or {}).get(name, {}).get("image")),
+                  "devices": [_int(chip, "devices of instance %s" % name) for chip in instance.get("devices") or []],
+                  "tp": _int(instance.get("tp"), "tp of instance %s" % name, 1),
+                  "profiler_dir": profiler_dir if _set(profiler_dir) else instance.get("profiler_dir"),
+                  "auth": bool(instance.get("auth"))}
+        for key, flag, _kind in LAUNCH_FLAGS:
+            if key in TARGET_SETTINGS:
+                target[key] = option_value(argv, flag) or ""
+        for key, flag in TARGET_FLAGS:
+            target[key] = option_value(argv, flag)
         targets.append(target)
+    names = [target["name"] for target in targets]
     wanted = [str(item) for item in (select or [])]
     unknown = [item for item in wanted if item not in names]
     if unknown:

@@ -32,12 +32,15 @@ import math
 import os
 import re
 
+from ansible_collections.npu.sglang.plugins.module_utils import bench_metrics
+
 ENGINES = ("sglang", "vllm")
-METRICS = ("ttft", "tpot", "itl", "e2e")
-STATS = ("mean", "median", "std", "p90", "p95", "p99")
-METRIC_TITLES = {"ttft": "TTFT", "tpot": "TPOT", "itl": "ITL", "e2e": "E2E latency"}
-THROUGHPUT_FIELDS = ("request_throughput", "input_throughput", "output_throughput", "total_throughput")
-LATENCY_FIELDS = tuple("%s_%s_ms" % (metric, stat) for metric in METRICS for stat in STATS)
+# The figures of a run come from the metric registry (module_utils/bench_metrics.py).
+METRICS = tuple(metric.key for metric in bench_metrics.LATENCIES)
+STATS = bench_metrics.LATENCY_STATS
+METRIC_TITLES = bench_metrics.latency_titles()
+THROUGHPUT_FIELDS = bench_metrics.rate_fields()
+LATENCY_FIELDS = bench_metrics.latency_fields()
 _IDENTITY_FIELDS = ("host", "run", "engine", "backend", "status", "simulated", "model", "dataset",
                     "max_concurrency", "request_rate", "num_prompts", "completed", "failed", "duration")
 _DETAIL_FIELDS = ("random_input_len", "random_output_len", "total_input_tokens", "total_output_tokens",
@@ -137,13 +140,15 @@ def engine_of_backend(backend, default):
 
 # --------------------------------------------------------------------------- JSON objects
 
-_JSON_LATENCY_KEY = re.compile(r"^(?P<stat>mean|median|std|p\d+(?:\.\d+)?)_(?P<metric>ttft|tpot|itl|e2e_latency|e2el)_ms$")
+_JSON_LATENCY_NAMES = bench_metrics.json_latency_names()
+_JSON_LATENCY_KEY = re.compile(r"^(?P<stat>mean|median|std|p\d+(?:\.\d+)?)_(?P<metric>%s)_ms$"
+                               % "|".join(re.escape(name) for name in sorted(_JSON_LATENCY_NAMES, key=len, reverse=True)))
 _VLLM_ONLY_KEYS = ("failed", "total_token_throughput", "endpoint_type", "burstiness", "model_id", "request_goodput", "max_output_tokens_per_s")
 _RUN_KEYS = ("completed", "output_throughput", "request_throughput", "duration")
 
 
 def _metric_name(raw):
-    return "e2e" if raw in ("e2e_latency", "e2el") else raw
+    return _JSON_LATENCY_NAMES.get(raw) or _CONSOLE_LATENCY_NAMES.get(raw, raw)
 
 
 def _stat_name(raw):
@@ -192,12 +197,9 @@ def record_from_object(obj, kind, path, line):
                 "total_output_tokens", "random_input_len", "random_output_len"):
         record[key] = _integer(obj.get(key), path, line, key)
     record["duration"] = _number(obj.get("duration"), path, line, "duration")
-    for key in ("request_throughput", "input_throughput", "output_throughput"):
-        record[key] = _number(obj.get(key), path, line, key)
-    total = obj.get("total_throughput")
-    if total is None:
-        total = obj.get("total_token_throughput")
-    record["total_throughput"] = _number(total, path, line, "total_throughput")
+    for metric in bench_metrics.RATES:
+        name, value = bench_metrics.json_rate(obj, metric)
+        record[metric.key] = _number(value, path, line, name)
     record["achieved_concurrency"] = _number(obj.get("concurrency"), path, line, "concurrency")
     accept = obj.get("accept_length")
     if accept is None:
@@ -282,7 +284,9 @@ _BANNER = re.compile(r"^(?P<prefix>.*?)=+\s*Serving Benchmark Result\s*=+\s*$")
 _END_RULE = re.compile(r"^\s*={10,}\s*$")
 _SECTION_RULE = re.compile(r"^\s*-{3,}.*-{3,}\s*$")
 _KEY_VALUE = re.compile(r"^\s*(?P<label>[A-Za-z#][^:]*?)\s*:\s*(?P<value>.*?)\s*$")
-_CONSOLE_LATENCY = re.compile(r"^(?P<stat>mean|median|std|max|p\d+(?:\.\d+)?)\s+(?P<metric>ttft|tpot|itl|e2e latency|e2el)\s*\(ms\)$")
+_CONSOLE_LATENCY_NAMES = bench_metrics.console_latency_names()
+_CONSOLE_LATENCY = re.compile(r"^(?P<stat>mean|median|std|max|p\d+(?:\.\d+)?)\s+(?P<metric>%s)\s*\(ms\)$"
+                              % "|".join(re.escape(name) for name in sorted(_CONSOLE_LATENCY_NAMES, key=len, reverse=True)))
 _NAMESPACE = re.compile(r"Namespace\((?P<args>.*)\)")
 _NAMESPACE_ARG = re.compile(r"(\w+)=('[^']*'|\"[^\"]*\"|[^,()]+)")
 
@@ -298,16 +302,12 @@ _CONSOLE_LABELS = {
     "benchmark duration (s)": ("duration", "number"),
     "total input tokens": ("total_input_tokens", "integer"),
     "total generated tokens": ("total_output_tokens", "integer"),
-    "request throughput (req/s)": ("request_throughput", "number"),
-    "input token throughput (tok/s)": ("input_throughput", "number"),
-    "output token throughput (tok/s)": ("output_throughput", "number"),
-    "total token throughput (tok/s)": ("total_throughput", "number"),
-    "total throughput (tok/s)": ("total_throughput", "number"),
     "concurrency": ("achieved_concurrency", "number"),
     "accept length": ("accept_length", "number"),
     "peak output token throughput (tok/s)": ("peak_output_throughput", "number"),
     "peak concurrent requests": ("peak_concurrent_requests", "number"),
 }
+_CONSOLE_LABELS.update((label, (key, "number")) for label, key in bench_metrics.console_rate_labels().items())
 # Lines printed before the block that still describe the run (vLLM prints these there).
 _PREAMBLE_LABELS = ("backend", "traffic request rate", "max request concurrency", "maximum request concurrency")
 _NAMESPACE_FIELDS = {

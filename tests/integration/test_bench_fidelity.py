@@ -35,6 +35,7 @@ from ansible_collections.npu.sglang.plugins.module_utils.bench_command import ( 
     bench_runs, bench_targets,
 )
 from ansible_collections.npu.sglang.plugins.module_utils.bench_results import collect_inputs  # noqa: E402
+from ansible_collections.npu.sglang.plugins.module_utils.instances import resolve  # noqa: E402
 from simtest import tool, tool_env  # noqa: E402 pylint: disable=wrong-import-position
 
 SIM = os.path.join(ROOT, "tests", "sim", "node", "sglang-sim")
@@ -171,7 +172,11 @@ def test_pipeline_recovers_the_simulated_latency(client_python, client, model_di
     """Two concurrencies below the simulator's running limit; every number is checked."""
     node_dir = tmp_path / "node"
     node_dir.mkdir()
-    targets = bench_targets([{"name": "main", "port": server["port"]}], {"model_path": model_dir})
+    values = {"sglang_service_model_path": model_dir, "sglang_service_tp": 1, "sglang_service_device": "npu",
+              "sglang_service_attention_backend": "ascend", "sglang_service_host": "127.0.0.1",
+              "sglang_service_launcher": ["python3", "-m", "sglang.launch_server"]}
+    servers, _keys = resolve([{"name": "main", "port": server["port"]}], values, "node1", {}, {}, {})
+    targets = bench_targets(servers)
     runs = bench_runs(targets, {
         "engine": "sglang", "concurrency": [4, 16], "num_prompts": None, "prompts_per_concurrency": 2,
         "min_prompts": 16, "input_len": 1024, "output_len": 64, "range_ratio": 1.0, "request_rate": "inf",

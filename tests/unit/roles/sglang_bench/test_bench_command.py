@@ -11,9 +11,10 @@ if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
 
 from ansible_collections.npu.sglang.plugins.module_utils.bench_command import (  # noqa: E402
-    BenchPlanError, bench_runs, bench_targets, client_args, deployed_setting, docker_run, num_prompts_for,
+    BenchPlanError, bench_runs, bench_targets, client_args, docker_run, num_prompts_for,
     redact, run_name, server_flags, vllm_server_args,
 )
+from ansible_collections.npu.sglang.plugins.module_utils.instances import resolve  # noqa: E402
 
 SETTINGS = {
     "engine": "sglang", "concurrency": [8, 16, 32, 64, 128], "num_prompts": None, "prompts_per_concurrency": 4,
@@ -24,58 +25,73 @@ SETTINGS = {
 
 # --------------------------------------------------------------------------- targets
 
-def test_settings_come_from_the_instance_then_the_role_then_the_node_then_the_default():
-    instances = [{"name": "main"}, {"name": "small", "port": 30001, "devices": [4, 5], "model_path": "/m/small"}]
-    service = {"port": 30000, "model_path": "/m/big", "served_model_name": None, "image": "img:1", "devices": None}
-    deployed = {"main": {"image": "img:deployed", "devices": [0, 1, 2, 3], "argv": ["--model-path", "/m/old", "--tp-size", "4"]}}
-    main, small = bench_targets(instances, service, deployed)
-    assert (main["port"], main["model_path"], main["image"], main["devices"], main["tp"]) == (30000, "/m/big", "img:1", [0, 1, 2, 3], 4)
-    assert main["sources"]["image"] == "sglang_service_image" and main["sources"]["devices"] == "deployed"
+# The role variables as role sglang_service's defaults leave them (those a target reads set).
+VALUES = dict(("sglang_service_" + key, value) for key, value in {
+    "model_path": "", "served_model_name": "", "devices": [0, 1, 2, 3, 4, 5, 6, 7], "tp": 8, "device": "npu",
+    "attention_backend": "ascend", "grammar_backend": "", "disable_overlap_schedule": False, "max_total_tokens": None,
+    "mem_fraction_static": 0.9, "quantization": "", "chunked_prefill_size": None, "enable_metrics": False,
+    "host": "0.0.0.0", "port": 30000, "auth": False, "api_key": "", "extra_args": [], "env": {},
+    "launcher": ["python3", "-m", "sglang.launch_server"], "image": "", "profiler_dir": "/data/sglang-cache/profile",
+    "node_group": "", "dist_port": 5000, "socket_ifname": "",
+}.items())
+
+
+def resolved(entries, **values):
+    """The servers of host h1 as the one resolver (module_utils/instances.py) returns them."""
+    servers, _keys = resolve(entries, dict(VALUES, **dict(("sglang_service_" + k, v) for k, v in values.items())),
+                             "h1", {}, {"privileged": False}, {})
+    return servers
+
+
+def targets_of(entries, select=None, image=None, profiler_dir=None, deployed=None, **values):
+    return bench_targets(resolved(entries, **values), select, image, profiler_dir, deployed)
+
+
+def test_targets_carry_the_settings_the_units_run_with():
+    entries = [{"name": "main"}, {"name": "small", "port": 30001, "devices": [4, 5], "model_path": "/m/small",
+                                  "extra_args": ["--context-length", "8192", "--max-running-requests=64"]}]
+    main, small = targets_of(entries, model_path="/m/big", image="img:1", served_model_name="big")
+    assert main == {"name": "main", "port": 30000, "image": "img:1", "devices": list(range(8)), "tp": 8,
+                    "profiler_dir": "/data/sglang-cache/profile", "auth": False, "model_path": "/m/big",
+                    "served_model_name": "big", "mem_fraction_static": "0.9", "max_running_requests": None,
+                    "context_length": None}
     assert (small["port"], small["model_path"], small["devices"], small["tp"]) == (30001, "/m/small", [4, 5], 2)
-    assert small["sources"]["port"] == "instance"
-    assert main["served_model_name"] == "" and main["sources"]["served_model_name"] == "default"
+    assert (small["context_length"], small["max_running_requests"]) == ("8192", "64")
 
 
-def test_deployed_settings_fill_what_the_inventory_leaves_out():
-    deployed = {"main": {"image": "npu-sglang:seed-abc", "port": 31000,
-                         "argv": ["python3", "-m", "sglang.launch_server", "--model-path=/data/models/x", "--tp", "2"],
-                         "env": {"ASCEND_RT_VISIBLE_DEVICES": "6,7", "SGLANG_TORCH_PROFILER_DIR": "/data/p"}}}
-    target, = bench_targets(None, {}, deployed)
-    assert target["name"] == "main"
-    assert (target["image"], target["port"], target["model_path"], target["tp"]) == ("npu-sglang:seed-abc", 31000, "/data/models/x", 2)
-    assert target["devices"] == [6, 7] and target["profiler_dir"] == "/data/p"
-    assert deployed_setting(deployed["main"], "served_model_name") is None
-
-
-def test_defaults_apply_when_nothing_is_known():
-    target, = bench_targets([{"name": "main"}], {"port": None, "model_path": ""})
-    assert target["port"] == 30000 and target["model_path"] == "" and target["devices"] is None and target["tp"] is None
+def test_the_benchmark_overrides_and_the_deployed_image():
+    deployed = {"main": {"image": "npu-sglang:seed-abc"}, "b": {"image": "npu-sglang:seed-old"}}
+    main, other = targets_of([{"name": "main"}, {"name": "b", "image": "img:b"}], deployed=deployed, model_path="/m")
+    assert (main["image"], other["image"]) == ("npu-sglang:seed-abc", "img:b")
+    main, other = targets_of([{"name": "main"}, {"name": "b", "image": "img:b"}], image="client:1", profiler_dir="/p",
+                             deployed=deployed, model_path="/m")
+    assert (main["image"], other["image"], main["profiler_dir"]) == ("client:1", "client:1", "/p")
+    target, = targets_of([{"name": "main"}], model_path="/m")
+    assert target["image"] is None
 
 
 def test_api_keys_never_enter_a_target():
-    targets = bench_targets([{"name": "a"}, {"name": "b", "api_key": ""}, {"name": "c", "api_key": "k-c"}], {"api_key": "k-role"})
+    targets = targets_of([{"name": "a"}, {"name": "b", "api_key": ""}, {"name": "c", "api_key": "k-c"}], api_key="k-role")
     assert [t["auth"] for t in targets] == [True, False, True]
     assert "k-role" not in repr(targets) and "k-c" not in repr(targets)
-    assert [t["auth"] for t in bench_targets([{"name": "a"}], {"api_key": False})] == [False]
 
 
 def test_selecting_instances():
     instances = [{"name": "a"}, {"name": "b"}]
-    assert [t["name"] for t in bench_targets(instances, {}, select=["b"])] == ["b"]
+    assert [t["name"] for t in targets_of(instances, select=["b"])] == ["b"]
     with pytest.raises(BenchPlanError, match="sglang_bench_instances names c, but this host serves only a, b"):
-        bench_targets(instances, {}, select=["c"])
+        targets_of(instances, select=["c"])
 
 
-@pytest.mark.parametrize("instances, words", [
-    ([{"port": 1}], "must be a dict with a name"),
-    ([{"name": "a"}, {"name": "a"}], "names a twice"),
-    ([{"name": "a", "port": "http"}], "port of instance a must be an integer"),
-    ([{"name": "a", "devices": "0,x"}], "devices must be an integer"),
-    ("main", "non-empty list"),
+@pytest.mark.parametrize("servers, words", [
+    ([], "no server resolved"),
+    ("main", "no server resolved"),
+    ([{"name": "main"}], "not an output of npu.sglang.resolve_instances"),
+    ([{"name": "a", "argv": [], "port": "http", "tp": 1}], "port of instance a must be an integer"),
 ])
-def test_bad_instances_are_named(instances, words):
+def test_what_is_not_the_resolvers_output_is_refused(servers, words):
     with pytest.raises(BenchPlanError, match=words):
-        bench_targets(instances, {})
+        bench_targets(servers)
 
 
 # --------------------------------------------------------------------------- prompts and runs
@@ -138,7 +154,7 @@ def test_random_dataset_with_a_local_path_and_a_finite_rate():
 
 
 def test_a_sweep_is_one_run_per_concurrency_with_its_own_output_file():
-    targets = bench_targets([{"name": "main", "model_path": "/data/models/m"}], {"image": "img"})
+    targets = targets_of([{"name": "main", "model_path": "/data/models/m"}], image="img")
     runs = bench_runs(targets, SETTINGS)
     assert [r["name"] for r in runs] == ["main_sglang_in1024_out512_c%d" % c for c in (8, 16, 32, 64, 128)]
     assert [r["num_prompts"] for r in runs] == [32, 64, 128, 256, 512]
@@ -150,7 +166,7 @@ def test_a_sweep_is_one_run_per_concurrency_with_its_own_output_file():
 
 
 def test_a_vllm_sweep_uses_its_own_port_backend_and_label():
-    targets = bench_targets([{"name": "main", "model_path": "/m"}], {})
+    targets = targets_of([{"name": "main", "model_path": "/m"}])
     settings = dict(SETTINGS, engine="vllm", backend="vllm", port=8000, label="long", concurrency=[32], output_len=2048,
                     tokenizer="/tok")
     run, = bench_runs(targets, settings)
@@ -164,7 +180,7 @@ def test_a_vllm_sweep_uses_its_own_port_backend_and_label():
                                                 ("8,16", "non-empty list")])
 def test_bad_sweeps_are_refused(concurrency, words):
     with pytest.raises(BenchPlanError, match=words):
-        bench_runs(bench_targets([{"name": "m", "model_path": "/m"}], {}), dict(SETTINGS, concurrency=concurrency))
+        bench_runs(targets_of([{"name": "m", "model_path": "/m"}]), dict(SETTINGS, concurrency=concurrency))
 
 
 def test_run_names_are_file_safe():
@@ -233,8 +249,8 @@ def test_a_container_needs_an_image_and_a_command():
 # --------------------------------------------------------------------------- vLLM
 
 def test_vllm_matches_the_sglang_instance():
-    target, = bench_targets([{"name": "main", "served_model_name": "llama", "devices": [0, 1, 2, 3]}],
-                            {"model_path": "/data/models/llama", "mem_fraction_static": 0.9, "context_length": 8192})
+    target, = targets_of([{"name": "main", "served_model_name": "llama", "devices": [0, 1, 2, 3]}],
+                         model_path="/data/models/llama", extra_args=["--context-length", "8192"])
     args = vllm_server_args(target, {"port": 8000})
     assert args == ["--model", "/data/models/llama", "--host", "127.0.0.1", "--port", "8000", "--served-model-name", "llama",
                     "--tensor-parallel-size", "4", "--gpu-memory-utilization", "0.9", "--max-model-len", "8192"]
@@ -245,7 +261,7 @@ def test_vllm_matches_the_sglang_instance():
 
 
 def test_vllm_refuses_what_cannot_work():
-    target, = bench_targets([{"name": "main"}], {})
+    target, = targets_of([{"name": "main"}])
     with pytest.raises(BenchPlanError, match="no model path"):
         vllm_server_args(target, {"port": 8000})
     target["model_path"] = "/m"

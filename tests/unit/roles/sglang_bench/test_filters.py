@@ -13,8 +13,10 @@ PLAYBOOK = """
   vars:
     spec: {image: base, privileged: true, capabilities: [], security_opts: [], network_mode: host, shm_size: 16g,
            devices: ["/dev/davinci0:/dev/davinci0:rwm"], volumes: ["/data:/data"], env: {HF_HOME: /data/hf}}
-    instances: [{name: main, port: 30001, api_key: hidden-key}]
-    targets: "{{ instances | npu.sglang.bench_targets({'model_path': '/data/models/m', 'image': 'img:1'}) }}"
+    resolved:
+      - {name: main, port: 30001, image: img:1, devices: [0], tp: 1, auth: true, profiler_dir: /p,
+         argv: [python3, -m, sglang.launch_server, --model-path, /data/models/m, --port, "30001"]}
+    targets: "{{ resolved | npu.sglang.bench_targets }}"
     runs: >-
       {{ targets | npu.sglang.bench_runs({'concurrency': [8, 32], 'input_len': 1024, 'output_len': 256,
                                           'node_dir': '/data/bench/r1', 'request_rate': 'inf', 'seed': 1},

@@ -1,0 +1,114 @@
+# -*- coding: utf-8 -*-
+# Copyright: npu.sglang maintainers
+# Apache-2.0 (see the collection's LICENSE)
+"""The metric registry: one row per benchmark metric, read by the parser and the gates.
+
+A row says what a figure is called in a record (``key``), its unit, which way is better, its label
+in tables, and where the clients print it: the keys of a saved JSON line (sglang's
+``--output-file``, 2024 to 2026 releases, and ``vllm bench serve --save-result``) and the labels of
+the console block "Serving Benchmark Result" (lower case, single spaces), as the parser read them
+before this table existed (its tests hold sglang and vLLM samples of each form):
+
+* rates (``RATES``) are one figure each; where the releases disagree on the name, every name is
+  listed, the first one found wins;
+* latencies (``LATENCIES``) are a family ``<metric>_<stat>_ms`` over ``LATENCY_STATS``; the JSON
+  key is ``<stat>_<name>_ms`` and the console label ``<stat> <name> (ms)`` for each listed name.
+
+``regression`` marks the figures the baseline gate compares (bench_analysis.check_regressions):
+a rate when it drops, a latency's P99 when it rises, beyond the gate's limits.
+Adding a metric is adding a row here.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import collections
+
+HIGHER = "higher"
+LOWER = "lower"
+
+Metric = collections.namedtuple("Metric", "key unit better label json console regression")
+
+# Throughputs: one figure per run, higher is better.
+RATES = (
+    Metric("request_throughput", "req/s", HIGHER, "Requests/s",
+           ("request_throughput",), ("request throughput (req/s)",), False),
+    Metric("input_throughput", "tok/s", HIGHER, "Input tok/s",
+           ("input_throughput",), ("input token throughput (tok/s)",), False),
+    Metric("output_throughput", "tok/s", HIGHER, "Output tok/s",
+           ("output_throughput",), ("output token throughput (tok/s)",), True),
+    # sglang 2026 writes total_throughput; vLLM writes total_token_throughput.
+    Metric("total_throughput", "tok/s", HIGHER, "Total tok/s",
+           ("total_throughput", "total_token_throughput"),
+           ("total token throughput (tok/s)", "total throughput (tok/s)"), False),
+)
+
+# Latencies per request, in ms, lower is better: the key is the family's stem; the label names it.
+# vLLM says e2el where sglang says e2e_latency (console: "e2e latency").
+LATENCIES = (
+    Metric("ttft", "ms", LOWER, "TTFT", ("ttft",), ("ttft",), True),
+    Metric("tpot", "ms", LOWER, "TPOT", ("tpot",), ("tpot",), True),
+    Metric("itl", "ms", LOWER, "ITL", ("itl",), ("itl",), True),
+    Metric("e2e", "ms", LOWER, "E2E latency", ("e2e_latency", "e2el"), ("e2e latency", "e2el"), False),
+)
+LATENCY_STATS = ("mean", "median", "std", "p90", "p95", "p99")
+
+# The statistic of a latency the regression gate compares.
+REGRESSION_STAT = "p99"
+
+
+def rate_fields():
+    """The record keys of the rates, in the registry's order."""
+    return tuple(metric.key for metric in RATES)
+
+
+def latency_fields():
+    """Every latency key of a record: <metric>_<stat>_ms."""
+    return tuple("%s_%s_ms" % (metric.key, stat) for metric in LATENCIES for stat in LATENCY_STATS)
+
+
+def latency_titles():
+    """{latency stem: its label}."""
+    return dict((metric.key, metric.label) for metric in LATENCIES)
+
+
+def json_latency_names():
+    """{name in a client's JSON key: latency stem} (e2e_latency and e2el are both e2e)."""
+    return dict((name, metric.key) for metric in LATENCIES for name in metric.json)
+
+
+def console_latency_names():
+    """{name in a client's console label: latency stem}."""
+    return dict((name, metric.key) for metric in LATENCIES for name in metric.console)
+
+
+def console_rate_labels():
+    """{console label: rate key}."""
+    return dict((label, metric.key) for metric in RATES for label in metric.console)
+
+
+def label(key):
+    """A table's column title of a record key: the rate's label, or "<Stat> <label> ms" for a latency."""
+    for metric in RATES:
+        if metric.key == key:
+            return metric.label
+    for metric in LATENCIES:
+        for stat in LATENCY_STATS:
+            if key == "%s_%s_ms" % (metric.key, stat):
+                return "%s %s %s" % (stat.capitalize() if stat[0] != "p" else stat.upper(), metric.label, metric.unit)
+    raise KeyError("%s is not a metric of the registry" % key)
+
+
+def json_rate(obj, metric):
+    """The first of the metric's JSON keys that the object has a value for, as (key, value)."""
+    for name in metric.json:
+        if obj.get(name) is not None:
+            return name, obj[name]
+    return metric.json[0], None
+
+
+def regression_checks():
+    """[(record key, better)] the baseline gate compares, rates first, in the registry's order."""
+    checks = [(metric.key, metric.better) for metric in RATES if metric.regression]
+    checks += [("%s_%s_ms" % (metric.key, REGRESSION_STAT), metric.better) for metric in LATENCIES if metric.regression]
+    return checks

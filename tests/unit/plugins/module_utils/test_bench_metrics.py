@@ -1,0 +1,68 @@
+"""The metric registry (module_utils/bench_metrics.py) drives the parser, the tables and the gate."""
+import json
+
+from ansible_collections.npu.sglang.plugins.module_utils import bench_metrics
+from ansible_collections.npu.sglang.plugins.module_utils.bench_analysis import COMPARE_FIELDS, check_regressions
+from ansible_collections.npu.sglang.plugins.module_utils.bench_results import (
+    RECORD_FIELDS, new_record, parse_console_text, parse_json_text,
+)
+
+
+def test_every_row_is_a_field_of_a_record():
+    for key in bench_metrics.rate_fields() + bench_metrics.latency_fields():
+        assert key in RECORD_FIELDS
+    assert bench_metrics.label("ttft_p99_ms") == "P99 TTFT ms" and bench_metrics.label("tpot_mean_ms") == "Mean TPOT ms"
+    assert dict(COMPARE_FIELDS)["output_throughput"] == "Output tok/s"
+
+
+def test_each_json_name_of_a_row_is_read():
+    """Every name a row lists, in a line of its own, lands in the row's key."""
+    for number, metric in enumerate(bench_metrics.RATES, 1):
+        for name in metric.json:
+            obj = {"completed": 10, "duration": 2.0, "request_throughput": 5.0, name: 100.0 + number}
+            records, _accuracy = parse_json_text(json.dumps(obj), "r.jsonl")
+            assert records[0][metric.key] == 100.0 + number, (metric.key, name)
+    for metric in bench_metrics.LATENCIES:
+        for name in metric.json:
+            obj = {"completed": 10, "output_throughput": 1.0, "p99_%s_ms" % name: 42.5, "median_%s_ms" % name: 7.0}
+            records, _accuracy = parse_json_text(json.dumps(obj), "r.jsonl")
+            assert (records[0]["%s_p99_ms" % metric.key], records[0]["%s_median_ms" % metric.key]) == (42.5, 7.0), name
+
+
+def _console(line):
+    """A console result block holding one figure line besides the request count."""
+    text = ("============ Serving Benchmark Result ============\n"
+            "Successful requests:                     10\n"
+            "%s\n"
+            "==================================================\n") % line
+    record, = parse_console_text(text, "r.log")
+    return record
+
+
+def test_each_console_label_of_a_row_is_read():
+    for metric in bench_metrics.RATES:
+        for label in metric.console:
+            assert _console("%s:   321.5" % label.capitalize())[metric.key] == 321.5, label
+    for metric in bench_metrics.LATENCIES:
+        for name in metric.console:
+            assert _console("P99 %s (ms):   12.25" % name.upper())["%s_p99_ms" % metric.key] == 12.25, name
+
+
+def _run(**figures):
+    record = new_record()
+    record.update({"host": "n1", "engine": "sglang", "status": "ok", "max_concurrency": 8, "completed": 10,
+                   "dataset": "random-ids", "random_input_len": 1024, "random_output_len": 512, "run": "r"})
+    record.update(figures)
+    return record
+
+
+def test_the_gate_follows_each_rows_direction():
+    base = _run(output_throughput=100.0, ttft_p99_ms=100.0, itl_p99_ms=10.0, e2e_p99_ms=1000.0, request_throughput=2.0)
+    worse = _run(output_throughput=90.0, ttft_p99_ms=120.0, itl_p99_ms=10.5, e2e_p99_ms=5000.0, request_throughput=1.0)
+    regressions, compared = check_regressions([worse], [base], 5.0, 10.0)
+    assert compared == 1
+    assert [(r["metric"], r["kind"]) for r in regressions] == [("output_throughput", "throughput_drop"), ("ttft_p99_ms", "p99_rise")]
+    better = _run(output_throughput=150.0, ttft_p99_ms=50.0, itl_p99_ms=5.0, e2e_p99_ms=500.0, request_throughput=3.0)
+    assert check_regressions([better], [base], 5.0, 10.0) == ([], 1)
+    gated = set(key for key, _better in bench_metrics.regression_checks())
+    assert gated == {"output_throughput", "ttft_p99_ms", "tpot_p99_ms", "itl_p99_ms"}
