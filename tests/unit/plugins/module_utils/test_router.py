@@ -33,7 +33,7 @@ def test_every_server_of_every_host_is_a_worker_at_the_address_other_nodes_reach
 def test_a_multi_node_server_is_one_worker_its_head():
     groups = {"duo": ["n1", "n2"]}
     entry = [{"name": "big", "node_group": "duo", "tp": 16}]
-    found, _ = workers([_host("n1", "10.0.0.1", entry, groups), _host("n2", "10.0.0.2", entry, groups)])
+    found = workers([_host("n1", "10.0.0.1", entry, groups), _host("n2", "10.0.0.2", entry, groups)])[0]
     assert [w["url"] for w in found] == ["http://10.0.0.1:30000"]
 
 
