@@ -53,7 +53,8 @@ def workers(fleet):
     for host, address, instances, keys in fleet:
         if instances is None:
             raise ValueError("host %s: its servers are not resolved (no fact sglang_service_resolved). Fix: run the "
-                             "router from playbooks/router.yml or site.yml, which resolve the fleet first" % host)
+                             "router from playbooks/router.yml or site.yml, which resolve the fleet first, without a --limit that "
+                             "leaves the host out" % host)
         for inst in instances:
             if int(inst.get("node_rank") or 0) != 0:
                 continue
