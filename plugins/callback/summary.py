@@ -67,6 +67,7 @@ def figures(custom, elapsed):
         "image": custom.get("npu_sglang_image") or "",
         "build_seconds": float(custom.get("npu_sglang_build_seconds") or 0),
         "report": report if isinstance(report, dict) else {},
+        "router": custom.get("npu_sglang_router") if isinstance(custom.get("npu_sglang_router"), dict) else {},
     }
 
 
@@ -74,12 +75,12 @@ def combine(entries):
     """The figures of a sequence of runs: served and image from the last that set them, builds
     and time summed, the last report."""
     total = {"elapsed": 0.0, "served": [], "builds": 0, "image": "", "build_seconds": 0.0,
-             "report": {}, "runs": len(entries)}
+             "report": {}, "router": {}, "runs": len(entries)}
     for entry in entries:
         total["elapsed"] += float(entry.get("elapsed") or 0)
         total["builds"] += int(entry.get("builds") or 0)
         total["build_seconds"] += float(entry.get("build_seconds") or 0)
-        for key in ("served", "image", "report"):
+        for key in ("served", "image", "report", "router"):
             if entry.get(key):
                 total[key] = entry[key]
     return total
@@ -100,6 +101,10 @@ def lines(total):
         out.append("%d server%s passed the health gate on %d node%s" % (
             len(total["served"]), "" if len(total["served"]) == 1 else "s",
             len(nodes), "" if len(nodes) == 1 else "s"))
+    router = total.get("router") or {}
+    if router.get("url"):
+        workers = int(router.get("workers") or 0)
+        out.append("router: %s (%d worker%s)" % (router["url"], workers, "" if workers == 1 else "s"))
     report = total["report"]
     if report:
         text = "%s request%s in %s benchmark run%s on %s host%s" % (

@@ -370,6 +370,26 @@ def check_positive_int(value):
     return None
 
 
+def check_port(value):
+    num = as_int(value)
+    if num is None or not 1 <= num <= 65535:
+        return "not a TCP port (1-65535)"
+    return None
+
+
+def check_share(value):
+    num = as_number(value)
+    if num is None or not 0 <= num <= 1:
+        return "not a share between 0 and 1"
+    return None
+
+
+def check_release(value):
+    if blank(value) or not re.match(r"^[0-9][0-9A-Za-z.+!-]*$", str(value)):
+        return "not a release version such as 0.3.2"
+    return None
+
+
 def optional(check):
     """check, with null (unset) accepted."""
     def run(value):
@@ -447,6 +467,14 @@ VARIABLE_CHECKS = [
           "give the seconds of load in the hardware check, e.g. 60"),
     Check("npu_sglang_(hardware_checks|teardown_images)", check_bool, "write true or false"),
     Check("npu_sglang_(upgrade|hardware_check)_image", check_optional_image, IMAGE_FIX),
+    # The router (roles/sglang_router); its policy and types are checked by the role's argument spec.
+    Check("npu_sglang_router_group", check_name, "name the inventory group of the router hosts, e.g. sglang_router"),
+    Check("sglang_router_version", check_release, "pin a release of sglang-router the package index has, e.g. 0.3.2"),
+    Check("sglang_router_(prometheus_)?port", check_port, "choose a free port between 1024 and 65535, e.g. 30080"),
+    Check("sglang_router_cache_threshold", check_share, "give the matched share of a prompt from 0 to 1, e.g. 0.3"),
+    Check("sglang_router_(health_check_interval_secs|health_failure_threshold|health_success_threshold"
+          "|health_check_timeout_secs|health_timeout|eviction_interval_secs|max_tree_size)", check_positive_int,
+          "give a whole number of at least 1, e.g. 10"),
     Check("sglang_bench_concurrency", check_concurrency,
           "list the concurrencies to sweep as positive whole numbers, e.g. [1, 8, 32, 64]"),
     Check("sglang_bench_(profile_)?num_prompts", optional(check_positive_int),

@@ -77,6 +77,14 @@ MATRIX = [
     Case("shm-malformed", {"docker_npu_shm_size": "lots"}, "docker_npu_shm_size", "'lots'", "not a size"),
     Case("shm-oversized", {"docker_npu_shm_size": "100t"}, "docker_npu_shm_size", "'100t'", "64 TiB"),
     Case("shm-zero", {"docker_npu_shm_size": "0"}, "docker_npu_shm_size", "'0'", "0 bytes"),
+    # the router (roles/sglang_router)
+    Case("router-policy-unknown", {"sglang_router_policy": "least_load"}, "sglang_router_policy", "'least_load'",
+         "must be one of"),
+    Case("router-port-out-of-range", {"sglang_router_port": 70000}, "sglang_router_port", "70000", "not a TCP port"),
+    Case("router-cache-threshold", {"sglang_router_cache_threshold": 1.5}, "sglang_router_cache_threshold", "1.5",
+         "between 0 and 1"),
+    Case("router-health-interval-zero", {"sglang_router_health_check_interval_secs": 0},
+         "sglang_router_health_check_interval_secs", "0", "at least 1"),
     # ports and servers of one host
     Case("port-out-of-range", {"sglang_service_port": 70000}, "sglang_service_port", "70000", "1-65535"),
     Case("two-servers-one-port", {"sglang_service_instances": [SERVER_A, SERVER_B]}, "sglang_service_port",

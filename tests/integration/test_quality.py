@@ -24,7 +24,7 @@ def test_every_playbook_passes_syntax_check():
         run([tool("ansible-playbook"), "--syntax-check", "-i", "inventories/prod", playbook])
 
 
-STAGES = {"preflight", "build", "distribute", "serve", "smoke", "bench", "report", "doctor", "hardware", "teardown", "awx"}
+STAGES = {"preflight", "build", "distribute", "serve", "smoke", "bench", "report", "doctor", "hardware", "teardown", "awx", "router"}
 
 
 def test_every_task_carries_its_stage_tag():

@@ -95,10 +95,13 @@ def test_second_run_changes_builds_and_transfers_nothing(cluster, deployed):
     assert not included_for(deployed["second"], "sglang_build/tasks/build.yml")
     assert re.search(r": found on %s, build skipped'?$" % re.escape(cluster["nodes"][0]), deployed["second"], re.M), \
         deployed["second"][-3000:]
-    # The run's answer comes last: the image found, the servers through the gate.
-    assert deployed["second"].rstrip().splitlines()[-3].startswith("npu.sglang: image npu-sglang:seed-")
-    assert deployed["second"].rstrip().splitlines()[-3].endswith(" found, no build")
-    assert deployed["second"].rstrip().splitlines()[-2] == "npu.sglang: 3 servers passed the health gate on 3 nodes"
+    # The run's answer comes last: the image found, the servers through the gate, the router in
+    # front of them (the sim inventory's group sglang_router).
+    assert deployed["second"].rstrip().splitlines()[-4].startswith("npu.sglang: image npu-sglang:seed-")
+    assert deployed["second"].rstrip().splitlines()[-4].endswith(" found, no build")
+    assert deployed["second"].rstrip().splitlines()[-3] == "npu.sglang: 3 servers passed the health gate on 3 nodes"
+    assert re.match(r"^npu\.sglang: router: http://\S+:30080 \(3 workers\)$",
+                    deployed["second"].rstrip().splitlines()[-2]), deployed["second"][-3000:]
     # Distribution: no save, copy or load ran on any host (a skipped task still prints its header).
     for task in ("Save and compress the image on the builder", "Copy the archive to the node", "Load the image"):
         ran = task_hosts(deployed["second"], task)

@@ -19,7 +19,7 @@ AWX_COLLECTION = os.path.join(os.path.dirname(os.path.dirname(ansible.__file__))
 # What the issue asks templates for (deploy ... teardown), plus the report step of the workflow.
 REQUIRED_PLAYBOOKS = ["playbooks/%s.yml" % name for name in (
     "site", "preflight", "benchmark", "compare", "profile", "accuracy", "doctor", "rolling_restart",
-    "upgrade", "teardown", "report")]
+    "upgrade", "teardown", "report", "router")]
 # Credential types AWX has built in; others must be defined in controller_credential_types.
 BUILTIN_CREDENTIAL_TYPES = {"Machine", "Vault", "Source Control"}
 # Variables AWX itself gives a running job, and inputs of the credential types' injectors.

@@ -69,3 +69,13 @@ def test_a_run_that_sets_no_stats_prints_nothing():
 def test_a_found_image_says_no_build():
     total = summary.combine([summary.figures({"npu_sglang_image": "npu-sglang:abc", "npu_sglang_builds": 0}, 3725)])
     assert summary.lines(total) == ["image npu-sglang:abc found, no build", "1h 02m in all"]
+
+
+def test_the_router_is_named_with_its_worker_count():
+    entry = summary.figures({"npu_sglang_served": ["n1/main", "n2/main"],
+                             "npu_sglang_router": {"url": "http://10.0.0.1:30080", "workers": 2}}, 5)
+    out = summary.lines(summary.combine([entry]))
+    assert out[:2] == ["2 servers passed the health gate on 2 nodes", "router: http://10.0.0.1:30080 (2 workers)"]
+    alone = summary.lines(summary.combine([summary.figures({"npu_sglang_router": {"url": "http://h:1", "workers": 1}}, 1)]))
+    assert alone[0] == "router: http://h:1 (1 worker)"
+    assert not any("router" in line for line in summary.lines(summary.combine([summary.figures({"npu_sglang_served": ["a/b"]}, 1)])))
