@@ -17,7 +17,8 @@ import pytest
 from simtest import IMAGE_CACHE, ROOT, SIMCTL, SITE_ARGS, run, run_acting_on, site_playbook, tool
 from simtest import sim_image  # noqa: F401 pylint: disable=unused-import
 
-SHARED_CLUSTER_USERS = {"test_sim_e2e.py": 1, "test_runner.py": 2, "test_secrets.py": 3}
+# test_check_become.py has a private cluster but loads the image from the e2e's controller cache.
+SHARED_CLUSTER_USERS = {"test_sim_e2e.py": 1, "test_runner.py": 2, "test_secrets.py": 3, "test_check_become.py": 4}
 NODES = int(os.environ.get("NPU_SIM_NODES", "3"))
 CHIPS = int(os.environ.get("NPU_SIM_CHIPS", "8"))
 
