@@ -39,7 +39,7 @@ ROLES_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
 STACKS_DIR = os.path.join(ROLES_DIR, "npu_stack", "vars", "stacks")
 # Variables of roles whose argument specs do not exist yet: validated when the host defines them.
 # Read by the playbooks without a role default: checked when the inventory or -e sets them.
-EXTRA_VARIABLES = re.compile(r"^(sglang_(bench|build)_|npu_sglang_)")
+EXTRA_VARIABLES = re.compile(r"^(sglang_(bench|build)_|npu_sglang_|report_(input|output)_dir$)")
 _MISSING = object()
 
 
