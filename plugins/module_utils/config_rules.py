@@ -883,7 +883,8 @@ VARIABLE_CHECKS = [
     Check("sglang_bench_(profile_)?num_prompts", whole(1, none_ok=True),
           "set the number of prompts per run to a positive whole number, e.g. 200 (or null for the default)"),
     Check("sglang_bench_(prompts_per_concurrency|min_prompts|input_len|output_len|profile_concurrency|profile_max_mb"
-          "|gsm8k_num_questions|accuracy_parallel|compare_long_output_len)", whole(1), "give a whole number of at least 1"),
+          "|gsm8k_num_questions|accuracy_parallel)", whole(1), "give a whole number of at least 1"),
+    Check("sglang_bench_compare_long_output_len", whole(0), "give the output length of the long generations, or 0 for none"),
     Check("sglang_bench_range_ratio", FRACTION, "give the ratio in (0, 1], e.g. 1.0 for fixed lengths"),
     Check("sglang_bench_request_rate", RATE, "give requests per second above 0, or inf"),
     Check("sglang_bench_(warmup_requests|seed|accuracy_retries)|sglang_service_restart_sec", whole(0),
@@ -901,7 +902,7 @@ VARIABLE_CHECKS = [
           "|sglang_service_(hccn_tool|config_dir|docker_bin|examples_dir)|triton_fixes_vllm_ascend_dir", ABS_PATH,
           "give an absolute path"),
     Check("sglang_bench_profiler_dir", OPT_ABS_PATH, "give an absolute directory, or empty"),
-    Check("sglang_bench_mmlu_nsub", whole(1, 57), "give a number of MMLU subjects from 1 to 57"),
+    Check("sglang_bench_mmlu_nsub", whole(1), "give a number of MMLU subjects, at least 1 (above 57 takes them all)"),
     Check("sglang_bench_accuracy_proxy", OPT_URL, "give the proxy URL, e.g. http://proxy.example.org:3128, or empty"),
     Check("sglang_bench_(mmlu|gsm8k|tiktoken)_url|npu_sglang_awx_scm_url", URL, "give the URL with its scheme"),
     Check("sglang_bench_accuracy_min", Kind(accuracy_min, "dict task (%s): accuracy 0-1" % ", ".join(ACCURACY_TASKS),
