@@ -859,7 +859,7 @@ VARIABLE_CHECKS = [
     Check("npu_preflight_cpu_governor", GOVERNOR, "use one of %s" % ", ".join(GOVERNORS)),
     # npu_stack (npu_stack_profile: choices; npu_stack_overrides: the stack rules)
     Check("npu_stack_overrides", by_rule("dict of stack keys; versions consistent, refs without spaces, base image valid",
-                                         {"torch_npu": "2.5.1"}), "see roles/npu_stack/vars/stacks"),
+                                         {"python": "3.10"}), "see roles/npu_stack/vars/stacks"),
     Check("npu_stack_builder|sglang_build_builder|npu_sglang_builder", INVENTORY_HOST,
           "name a host of the inventory (e.g. the first of npu_nodes), or leave it empty"),
     # sglang_bench
@@ -937,7 +937,7 @@ VARIABLE_CHECKS = [
           "list absolute paths, e.g. /opt/sglang-src/vllm-ascend"),
     # sglang_service (per server: INSTANCE_CHECKS, and the rows below on every instance entry)
     Check("sglang_service_instances", by_rule("list of servers: distinct names, ports and chips; each entry's keys "
-                                              "follow the sglang_service_<key> rules", [{"name": "a"}, {"name": "a"}]),
+                                              "follow the sglang_service_<key> rules", [{"name": "main", "prot": 30001}]),
           "give every server its own name, port and chips"),
     Check("sglang_service_model_path", by_rule("absolute path under a mounted directory (or org/name with --load-format dummy)",
                                                "./models/qwen"), "give the model's absolute path"),
