@@ -39,7 +39,7 @@ ROLES_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
 STACKS_DIR = os.path.join(ROLES_DIR, "npu_stack", "vars", "stacks")
 # Variables of roles whose argument specs do not exist yet: validated when the host defines them.
 # Read by the playbooks without a role default: checked when the inventory or -e sets them.
-EXTRA_VARIABLES = re.compile(r"^(sglang_(bench|build)_|npu_sglang_)")
+EXTRA_VARIABLES = re.compile(r"^(sglang_(bench|build)_|npu_sglang_|report_(input|output)_dir$)")
 _MISSING = object()
 
 
@@ -269,7 +269,7 @@ def validate_host(host, task_vars, templar, specs=None, defaults=None, stacks=No
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("quiet",))
+    _VALID_ARGS = frozenset(("quiet", "only"))
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
@@ -282,6 +282,10 @@ class ActionModule(ActionBase):
             raise AnsibleError("cannot read the collection's argument specs and defaults: %s" % exc)
         problems, values = validate_host(host, task_vars, self._templar.copy_with_new_env(),
                                          specs, defaults, stacks, contracts)
+        only = self._task.args.get("only")
+        if only:
+            patterns = [re.compile("^(?:%s)$" % p) for p in only]
+            problems = [p for p in problems if any(pattern.match(p.variable.split("[")[0].split(".")[0]) for pattern in patterns)]
         result["changed"] = False
         result["checked"] = list(values.set_names)
         if problems:

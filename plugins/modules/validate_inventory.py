@@ -35,6 +35,13 @@ options:
     description: Accepted for future use; the result message is always returned.
     type: bool
     default: false
+  only:
+    description:
+      - Regular expressions of variable names; when given, only problems of matching variables
+        fail. For a play on the controller that reads a few settings (playbooks/report.yml) rather
+        than a node's whole configuration.
+    type: list
+    elements: str
 attributes:
   check_mode:
     support: full

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -139,6 +140,30 @@ MATRIX = [
          "'{{ sglang_port_typo }}'", "cannot be templated"),
 ]
 
+
+def option_cases():
+    """One case per constrained option (issue 14): the wrong value of its rule from the walk of
+    tests/unit/test_every_option_validated.py (every spec option and playbook setting)."""
+    for path in (os.path.join(ROOT, "tests", "unit"), os.path.join(ROOT, ".collections")):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    import test_every_option_validated as walk  # pylint: disable=import-outside-toplevel
+    from ansible_collections.npu.sglang.plugins.module_utils.config_rules import (  # pylint: disable=import-outside-toplevel
+        redact,
+    )
+    cases = []
+    for name in walk.OPTIONS:
+        bad, companions = walk.wrong_value(name)
+        if bad is None:
+            continue
+        groups = ("pair",) if (companions or {}).get("sglang_service_node_group") == "pair" else ()
+        cases.append(Case("opt-" + name.replace("_", "-"), dict(companions, **{name: bad}), name, repr(redact(name, bad)),
+                          groups=groups))
+    return cases
+
+
+OPTION_CASES = option_cases()
+
 # Valid hosts in the same run: each must pass (no false alarm next to the bad ones).
 GOOD = {
     "good-defaults": ({}, ()),
@@ -245,11 +270,11 @@ def runs(tmp_path_factory):
     """Start every ansible-playbook run at once; they take a few seconds each."""
     tmp = tmp_path_factory.mktemp("bad-input")
     sim = os.path.join(ROOT, "inventories", "sim")
-    hosts = [c.host for c in MATRIX] + sorted(GOOD)
-    host_vars = dict((c.host, c.host_vars) for c in MATRIX)
+    hosts = [c.host for c in MATRIX + OPTION_CASES] + sorted(GOOD)
+    host_vars = dict((c.host, c.host_vars) for c in MATRIX + OPTION_CASES)
     host_vars.update((h, good[0]) for h, good in GOOD.items())
     groups = {}
-    for host, member_of in [(c.host, c.groups) for c in MATRIX] + [(h, good[1]) for h, good in GOOD.items()]:
+    for host, member_of in [(c.host, c.groups) for c in MATRIX + OPTION_CASES] + [(h, good[1]) for h, good in GOOD.items()]:
         for group in member_of:
             groups.setdefault(group, []).append(host)
     procs = {"matrix": start(["site.yml", "-i", write_inventory(str(tmp / "matrix"), hosts, sim, host_vars, groups)])}
@@ -288,6 +313,16 @@ def test_the_matrix_is_large_enough():
 @pytest.mark.parametrize("case", MATRIX, ids=[c.name for c in MATRIX])
 def test_bad_host_vars_fail_in_validation(runs, case):
     assert_refused(runs["matrix"], case, case.host)
+
+
+@pytest.mark.parametrize("case", OPTION_CASES, ids=[c.name for c in OPTION_CASES])
+def test_every_constrained_option_fails_in_validation(runs, case):
+    assert_refused(runs["matrix"], case, case.host)
+
+
+def test_every_constrained_option_has_a_case():
+    assert len(OPTION_CASES) > 200
+    assert len(set(c.host for c in MATRIX + OPTION_CASES)) == len(MATRIX + OPTION_CASES)
 
 
 @pytest.mark.parametrize("case", EXTRA, ids=[c.name for c in EXTRA])
