@@ -12,6 +12,8 @@ SCENARIOS = sorted(os.path.basename(os.path.dirname(p))
 # Scenarios too long for the CI budget, run by `make molecule-all` (MOLECULE_ALL=1) and by hand
 # (`molecule test -s NAME`), with what they cost and where CI covers the role instead.
 BY_HAND = {
+    "sglang_doctor": "2 min 49 s measured on a loaded 2-core machine (a node and its inner engine, then the doctor); "
+                     "CI runs the doctor on a private cluster with every planted fault in test_doctor.py",
     "sglang_service": "5 to 6.5 min measured on a loaded 2-core machine (a node, the CANN stand-in loaded, a server "
                       "behind the health gate, twice); CI serves the same way in test_faults.py and test_doctor.py",
 }
