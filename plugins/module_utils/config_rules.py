@@ -1013,6 +1013,7 @@ INTERNAL_GLOBALS = {
     "npu_sglang_image": "custom stat of sglang_build for the summary callback",
     "npu_sglang_builds": "custom stat of sglang_build for the summary callback",
     "npu_sglang_build_seconds": "custom stat of sglang_build for the summary callback",
+    "npu_sglang_validated": "a fact validate.yml sets once a host passed, so a second import skips it",
     "npu_sglang_router": "custom stat of sglang_router for the summary callback",
     "npu_sglang_awx": "the AWX objects awx_configure.yml loads from awx/",
     "npu_sglang_awx_skipped_credentials": "a fact awx_configure.yml computes",

@@ -81,9 +81,9 @@ MATRIX = [
     # the router (roles/sglang_router)
     Case("router-policy-unknown", {"sglang_router_policy": "least_load"}, "sglang_router_policy", "'least_load'",
          "must be one of"),
-    Case("router-port-out-of-range", {"sglang_router_port": 70000}, "sglang_router_port", "70000", "not a TCP port"),
+    Case("router-port-out-of-range", {"sglang_router_port": 70000}, "sglang_router_port", "70000", "must be at most 65535"),
     Case("router-cache-threshold", {"sglang_router_cache_threshold": 1.5}, "sglang_router_cache_threshold", "1.5",
-         "between 0 and 1"),
+         "must be at most 1"),
     Case("router-health-interval-zero", {"sglang_router_health_check_interval_secs": 0},
          "sglang_router_health_check_interval_secs", "0", "at least 1"),
     # ports and servers of one host
