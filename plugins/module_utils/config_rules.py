@@ -369,8 +369,6 @@ def check_positive_int(value):
     return None
 
 
-
-
 def check_release(value):
     if blank(value) or not re.match(r"^[0-9][0-9A-Za-z.+!-]*$", str(value)):
         return "not a release version such as 0.3.2"
