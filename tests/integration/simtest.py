@@ -1,5 +1,6 @@
 """Shared helpers of the integration tests: the repo root, the venv's tools, the sim cluster."""
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -135,3 +136,21 @@ def private_cluster(base, prefix, network, nodes=1, chips=8):
         run([sys.executable, SIMCTL, "down"], env=env, check=False)
         left = run(["docker", "ps", "-a", "-q", "--filter", "name=^" + prefix]).stdout.split()
         assert not left, "teardown left containers behind: %s" % left
+
+
+@contextlib.contextmanager
+def standin_cluster(base, prefix, network, nodes, settings=None):
+    """A private cluster whose servers run the SGLang API simulator from the CANN stand-in image:
+    no build, the simulator started by python3, the CANN toolkit declared as a prebuilt CANN image
+    declares it. `settings` go into the same group_vars file. Yields private_cluster's dict plus
+    `ips`, node name -> address."""
+    with private_cluster(base, prefix, network, nodes=nodes) as made:
+        values = {"sglang_service_image": made["image"], "sglang_service_entrypoint": [],
+                  "sglang_service_env": {"ASCEND_TOOLKIT_HOME": "/usr/local/Ascend/ascend-toolkit/latest"},
+                  "sglang_service_health_timeout": 60, "sglang_service_restart_sec": 2}
+        values.update(settings or {})
+        with open(os.path.join(made["inventory"], "group_vars", "npu_nodes", "standin.yml"), "w", encoding="utf-8") as fh:
+            fh.write("---\n" + json.dumps(values, indent=2) + "\n")
+        ips = dict(re.findall(r"^\s+(%s\d+):\s*\n\s+ansible_host:\s*(\S+)" % re.escape(prefix), made["hosts"], re.M))
+        yield dict(made, ips=ips)
+

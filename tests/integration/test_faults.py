@@ -6,7 +6,6 @@ server process killed) are in test_sim_e2e.py on the shared cluster. Each test l
 serving for the next one.
 """
 import json
-import os
 import re
 import sys
 import threading
@@ -15,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from simtest import SIMCTL, private_cluster, recap, run, run_acting_on, tool
+from simtest import SIMCTL, recap, run, run_acting_on, standin_cluster, tool
 
 pytestmark = [pytest.mark.sim, pytest.mark.slow]
 
@@ -26,16 +25,9 @@ NODES = [PREFIX + str(i) for i in (1, 2, 3)]
 @pytest.fixture(scope="module")
 def cluster(sim_image, tmp_path_factory):
     del sim_image
-    with private_cluster(tmp_path_factory.mktemp("faults"), PREFIX, "faults-it-net", nodes=3) as made:
-        # The stand-in image: no build, the simulator started by python3, the CANN toolkit
-        # declared as a prebuilt CANN image declares it.
-        with open(os.path.join(made["inventory"], "group_vars", "npu_nodes", "faults.yml"), "w", encoding="utf-8") as fh:
-            fh.write("---\n" + json.dumps({
-                "sglang_service_image": made["image"], "sglang_service_entrypoint": [],
-                "sglang_service_env": {"ASCEND_TOOLKIT_HOME": "/usr/local/Ascend/ascend-toolkit/latest"},
-                "sglang_service_health_timeout": 60, "sglang_service_restart_sec": 2}, indent=2) + "\n")
-        ips = dict(re.findall(r"^\s+(%s\d+):\s*\n\s+ansible_host:\s*(\S+)" % re.escape(PREFIX), made["hosts"], re.M))
-        yield dict(made, ips=ips)
+    # The servers run the API simulator from the CANN stand-in image (simtest.standin_cluster).
+    with standin_cluster(tmp_path_factory.mktemp("faults"), PREFIX, "faults-it-net", nodes=3) as made:
+        yield made
 
 
 def playbook(cluster, name, *extra, check=False, timeout=900):

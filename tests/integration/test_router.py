@@ -9,14 +9,13 @@ second run changes nothing is checked by test_sim_e2e.py: the sim inventory puts
 the first node, so the e2e's second site.yml (changed=0 on every host) runs the role again.
 """
 import json
-import os
 import re
 import time
 import urllib.request
 
 import pytest
 
-from simtest import private_cluster, run, tool
+from simtest import recap, run, standin_cluster, tool
 
 pytestmark = [pytest.mark.sim, pytest.mark.slow]
 
@@ -29,18 +28,11 @@ INTERVAL, FAILURES = 2, 2
 @pytest.fixture(scope="module")
 def cluster(sim_image, tmp_path_factory):
     del sim_image
-    with private_cluster(tmp_path_factory.mktemp("router"), PREFIX, "router-it-net", nodes=2) as made:
-        with open(os.path.join(made["inventory"], "group_vars", "npu_nodes", "router.yml"), "w", encoding="utf-8") as fh:
-            fh.write("---\n" + json.dumps({
-                "sglang_service_image": made["image"], "sglang_service_entrypoint": [],
-                "sglang_service_env": {"ASCEND_TOOLKIT_HOME": "/usr/local/Ascend/ascend-toolkit/latest"},
-                "sglang_service_health_timeout": 60, "sglang_service_restart_sec": 2,
-                "sglang_service_api_key": KEY,
-                "sglang_router_policy": "round_robin", "sglang_router_health_check_interval_secs": INTERVAL,
-                "sglang_router_health_failure_threshold": FAILURES, "sglang_router_health_success_threshold": 1},
-                indent=2) + "\n")
-        ips = dict(re.findall(r"^\s+(%s\d+):\s*\n\s+ansible_host:\s*(\S+)" % re.escape(PREFIX), made["hosts"], re.M))
-        yield dict(made, ips=ips)
+    with standin_cluster(tmp_path_factory.mktemp("router"), PREFIX, "router-it-net", nodes=2, settings={
+            "sglang_service_api_key": KEY,
+            "sglang_router_policy": "round_robin", "sglang_router_health_check_interval_secs": INTERVAL,
+            "sglang_router_health_failure_threshold": FAILURES, "sglang_router_health_success_threshold": 1}) as made:
+        yield made
 
 
 def playbook(cluster, name, *extra):
@@ -140,3 +132,20 @@ def test_a_stopped_server_leaves_the_router_without_failed_requests_and_comes_ba
     before = routed_to(cluster, lost)
     assert generated(cluster, 6) == 6
     assert routed_to(cluster, lost) > before
+
+
+def test_teardown_removes_the_router_and_the_servers_and_a_second_one_changes_nothing(routed):
+    """Last in this module: teardown.yml leaves no unit, container, settings or virtualenv of ours."""
+    out = playbook(routed, "playbooks/teardown.yml")
+    assert out.returncode == 0, out.stdout[-5000:]
+    for node in NODES:
+        units = on(node, "systemctl", "list-units", "--all", "--plain", "--no-legend", "npu-sglang*").stdout
+        assert not units.strip(), (node, units)
+        assert not on(node, "docker", "ps", "-a", "-q", "--filter", "name=npu-sglang").stdout.strip(), node
+        assert on(node, "ls", "/etc/npu-sglang", check=False).returncode != 0, node
+    for path in ("/etc/npu-sglang-router", "/opt/npu-sglang/router", "/etc/systemd/system/npu-sglang-router.service"):
+        assert on(NODES[0], "test", "-e", path, check=False).returncode != 0, path
+    again = playbook(routed, "playbooks/teardown.yml")
+    assert again.returncode == 0, again.stdout[-5000:]
+    stats = recap(again.stdout)
+    assert all(stats[n]["changed"] == 0 for n in NODES), stats
