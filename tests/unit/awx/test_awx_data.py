@@ -263,6 +263,15 @@ def test_awx_configure_needs_the_controller_and_the_repository():
     assert "Set CONTROLLER_HOST" in proc.stdout, proc.stdout[-3000:]
 
 
+def test_awx_configure_refuses_a_repository_url_without_its_scheme():
+    """Validated by the rule table before any request to the controller."""
+    proc = _playbook(CONFIGURE, "-e", "npu_sglang_awx_scm_url=git.example.org/npu-sglang.git",
+                     CONTROLLER_HOST="https://127.0.0.1:1", CONTROLLER_OAUTH_TOKEN="not-a-token")
+    assert proc.returncode != 0
+    assert "npu_sglang_awx_scm_url = 'git.example.org/npu-sglang.git'" in proc.stdout, proc.stdout[-3000:]
+    assert "127.0.0.1:1" not in proc.stdout.split("Validate the repository URL", 1)[1]
+
+
 @pytest.mark.parametrize("vault_password, skipped", [("", True), ("s3cret", False)])
 def test_awx_configure_reaches_the_controller(vault_password, skipped):
     """Everything before the first API call runs for real; the controller here refuses connections,
