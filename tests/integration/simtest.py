@@ -153,4 +153,3 @@ def standin_cluster(base, prefix, network, nodes, settings=None):
             fh.write("---\n" + json.dumps(values, indent=2) + "\n")
         ips = dict(re.findall(r"^\s+(%s\d+):\s*\n\s+ansible_host:\s*(\S+)" % re.escape(prefix), made["hosts"], re.M))
         yield dict(made, ips=ips)
-
