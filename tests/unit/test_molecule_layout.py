@@ -17,7 +17,7 @@ NO_SCENARIO_YET = {
     "sglang_bench": "not written yet: it needs a serving node (as the sglang_service scenario makes) and the "
                     "benchmark client's image; test_sim_e2e.py and test_bench_fidelity.py run it",
     "sglang_router": "not written yet: it needs serving nodes behind it (as the sglang_service scenario makes); "
-                     "tests/integration/test_router.py runs the role on a private cluster with a failover",
+                     "tests/integration/test_router_fleet.py runs the role on a private cluster with a failover",
 }
 
 
