@@ -16,8 +16,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-# Policies of `--policy` in sglang-router 0.3.2 (router_args.py, choices of --policy).
-POLICIES = ("random", "round_robin", "cache_aware", "power_of_two", "manual")
 # Knobs that only cache_aware reads (router_args.py: the cache-aware tree and its balancing).
 CACHE_AWARE_FLAGS = (
     ("cache_threshold", "--cache-threshold"),
