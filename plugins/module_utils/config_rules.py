@@ -704,7 +704,6 @@ def _mount_or_path(item):
 
 # PEP 508 distribution names.
 DIST_RE = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")
-LIST_ARGV = list_of(lambda i: None, "a string", None)
 COMMAND = list_of(_word, "word without white space", ["python3", "-m sglang.launch_server"], nonempty=True)
 
 
