@@ -24,6 +24,7 @@ import re
 from ansible_collections.npu.sglang.plugins.module_utils.container import npu_options
 from ansible_collections.npu.sglang.plugins.module_utils.config_rules import option_value
 from ansible_collections.npu.sglang.plugins.module_utils.launch import LAUNCH_FLAGS
+from ansible_collections.npu.sglang.plugins.module_utils.redaction import drop as redact
 
 # Client modules, newest name first (sglang.bench_serving became a shim of the second).
 CLIENT_MODULES = ("sglang.benchmark.serving", "sglang.bench_serving")
@@ -32,9 +33,6 @@ CLIENT_MODULES = ("sglang.benchmark.serving", "sglang.bench_serving")
 # line: those of the launch table (module_utils/launch.py), then flags only extra_args can give.
 TARGET_SETTINGS = ("model_path", "served_model_name", "mem_fraction_static")
 TARGET_FLAGS = (("max_running_requests", "--max-running-requests"), ("context_length", "--context-length"))
-# Names of secrets (api_key, admin_api_key, hf_token, ...), not of settings that merely mention
-# tokens (tokenizer_path, max_total_tokens).
-SECRET_KEY = re.compile(r"(api[_-]?key|(^|[_-])token$|secret|passw|credential)", re.IGNORECASE)
 # Values under these keys are counters and timings of the moment, not flags.
 STATE_KEYS = ("internal_states", "decode", "prefill")
 RUN_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -382,15 +380,6 @@ def vllm_server_args(target, settings):
     if not isinstance(extra, list):
         raise BenchPlanError("sglang_bench_vllm_extra_args must be a list, got %r" % (extra,))
     return args + [str(item) for item in extra]
-
-
-def redact(value):
-    """A copy without secrets: keys that name an API key, a token, a secret or a password are dropped."""
-    if isinstance(value, dict):
-        return dict((key, redact(item)) for key, item in value.items() if not SECRET_KEY.search(str(key)))
-    if isinstance(value, list):
-        return [redact(item) for item in value]
-    return value
 
 
 def server_flags(info):

@@ -24,6 +24,7 @@ import re
 from ansible.module_utils.common.text.formatters import human_to_bytes
 
 from ansible_collections.npu.sglang.plugins.module_utils.launch import flag_setting, launch_args
+from ansible_collections.npu.sglang.plugins.module_utils.redaction import mask as redact
 from ansible_collections.npu.sglang.plugins.module_utils.sglang_args import check_argv
 from ansible_collections.npu.sglang.plugins.module_utils.stack_rules import profile_problems
 
@@ -72,22 +73,7 @@ SHM_MIN_BYTES = 1024 ** 3
 SHM_MAX_BYTES = 64 * 1024 ** 4
 
 # ---------------------------------------------------------------------------------------------
-# Problems.
-
-SECRET_NAME = re.compile(r"api_key|password|token$|secret", re.IGNORECASE)
-REDACTED = "<hidden>"
-
-
-def redact(name, value):
-    """value with secrets hidden: a secret variable's non-empty value, and any secret key inside
-    dicts or lists (instances carry api_key)."""
-    if SECRET_NAME.search(str(name or "")) and value is not None and str(value).strip():
-        return REDACTED
-    if isinstance(value, dict):
-        return dict((k, redact(k, v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [redact(None, v) for v in value]
-    return value
+# Problems (their values pass through redaction.mask).
 
 
 class Problem:

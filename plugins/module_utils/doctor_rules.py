@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.npu.sglang.plugins.module_utils.redaction import REDACTED, is_secret_name
 from ansible_collections.npu.sglang.plugins.module_utils.stack_rules import release
 
 OK = "ok"
@@ -25,7 +26,6 @@ NOT_INSTALLED = "not installed"
 SKIPPED = "skipped"
 STATUSES = (PROBLEM, WARNING, NOT_INSTALLED, SKIPPED, OK)
 
-REDACTED = "<redacted>"
 
 # (check id, what it looks at, the fix when it fails). The order is the order of the table.
 CHECKS = [
@@ -90,8 +90,6 @@ HCCL_DEFAULT_CONNECT_TIMEOUT = 120
 # Environment variables the checks read; nothing else of the server's environment is reported.
 ENV_KEYS = ("USE_VLLM_CUSTOM_ALLREDUCE", "ASCEND_P2P_ENABLE", "SGLANG_TORCH_PROFILER_DIR",
             "ASCEND_TOOLKIT_HOME", "HCCL_CONNECT_TIMEOUT", "ASCEND_RT_VISIBLE_DEVICES")
-SECRET_RE = re.compile(r"key|token|secret|password|passwd|credential", re.IGNORECASE)
-SECRET_FLAGS = ("--api-key", "--admin-api-key")
 # launch_server's options the checks read, with the aliases SGLang accepts.
 LAUNCH_OPTIONS = {
     "--tp-size": "tp", "--tp": "tp", "--tensor-parallel-size": "tp",
@@ -119,35 +117,6 @@ ENV_WRAPPER = "npu-sglang-env"
 
 # --------------------------------------------------------------------------- small helpers
 
-def redact_text(text):
-    """text with the value of every --api-key (and the like) replaced."""
-    out = str(text)
-    for flag in SECRET_FLAGS:
-        out = re.sub(r"(%s)(=|\s+)(\"[^\"]*\"|'[^']*'|\S+)" % re.escape(flag), r"\1\2" + REDACTED, out)
-    return out
-
-
-def redact_argv(argv):
-    """argv with the values of secret options replaced (both `--api-key K` and `--api-key=K`)."""
-    out = []
-    hide = False
-    for arg in argv or []:
-        arg = str(arg)
-        if hide:
-            out.append(REDACTED)
-            hide = False
-            continue
-        if arg in SECRET_FLAGS:
-            hide = True
-            out.append(arg)
-            continue
-        if arg.split("=", 1)[0] in SECRET_FLAGS and "=" in arg:
-            out.append(arg.split("=", 1)[0] + "=" + REDACTED)
-            continue
-        out.append(redact_text(arg))
-    return out
-
-
 def env_list_to_dict(items):
     """docker inspect's Config.Env (["K=V", ...]) as a dict."""
     env = {}
@@ -163,7 +132,7 @@ def pick_env(env):
     out = {}
     for key in ENV_KEYS:
         if key in (env or {}):
-            out[key] = REDACTED if SECRET_RE.search(key) else str(env[key])
+            out[key] = REDACTED if is_secret_name(key) else str(env[key])
     return out
 
 

@@ -163,6 +163,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import fetch_url
 from ansible_collections.npu.sglang.plugins.module_utils.config_rules import size_bytes
 from ansible_collections.npu.sglang.plugins.module_utils import doctor_rules as rules
+from ansible_collections.npu.sglang.plugins.module_utils.redaction import redact_argv
 
 
 class Probe(object):
@@ -340,13 +341,13 @@ class Probe(object):
             env = rules.env_list_to_dict((info.get('Config') or {}).get('Env'))
             ev['source'] = 'container'
             ev['image'] = (info.get('Config') or {}).get('Image') or ev['image']
-            ev['command'] = rules.redact_argv(command)
+            ev['command'] = redact_argv(command)
             ev['command_env_wrapper'] = rules.uses_env_wrapper(command)
         else:
             command = list(record.get('argv') or [])
             env = dict(record.get('env') or {})
             ev['source'] = 'record'
-            ev['command'] = rules.redact_argv(command)
+            ev['command'] = redact_argv(command)
             ev['command_env_wrapper'] = rules.uses_env_wrapper(run_text) if run_text is not None else None
         ev['env'] = rules.pick_env(env)
         ev['launch'] = rules.parse_launch(command)

@@ -11,6 +11,7 @@ import yaml
 
 from ansible_collections.npu.sglang.plugins.action.validate_inventory import load_contracts
 from ansible_collections.npu.sglang.plugins.module_utils import config_rules as cr
+from ansible_collections.npu.sglang.plugins.module_utils.redaction import REDACTED
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 STACKS = dict((name[:-4], yaml.safe_load(open(os.path.join(ROOT, "roles", "npu_stack", "vars", "stacks", name),
@@ -353,7 +354,7 @@ def test_secrets_never_reach_a_message():
     text = rendered(problems) + repr([p.as_dict() for p in problems])
     assert secret not in text
     hidden = cr.Problem("sglang_service_instances", [{"name": "a", "api_key": secret}], "r", "f")
-    assert secret not in hidden.render("h") and cr.REDACTED in hidden.render("h")
+    assert secret not in hidden.render("h") and REDACTED in hidden.render("h")
     assert cr.Problem("sglang_service_api_key", "", "r", "f").value == ""
 
 

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from ansible_collections.npu.sglang.plugins.module_utils import doctor_rules as rules
+from ansible_collections.npu.sglang.plugins.module_utils.redaction import REDACTED, redact_argv
 
 GIB = 1024 ** 3
 
@@ -219,9 +220,9 @@ def test_parse_launch_reads_aliases_inline_values_and_the_last_occurrence():
 def test_secrets_never_leave():
     argv = ["sh", "-c", 'exec "$@" --api-key "$(cat /run/secrets/sglang_api_key)"', "sglang",
             "--api-key", "s3cret", "--admin-api-key=t0p", "--port", "1"]
-    out = rules.redact_argv(argv)
+    out = redact_argv(argv)
     assert "s3cret" not in json.dumps(out) and "t0p" not in json.dumps(out)
-    assert out[5] == rules.REDACTED and out[6] == "--admin-api-key=" + rules.REDACTED
+    assert out[5] == REDACTED and out[6] == "--admin-api-key=" + REDACTED
     assert "cat /run/secrets" not in out[2]
     env = rules.pick_env({"SGLANG_API_KEY": "s3cret", "ASCEND_P2P_ENABLE": "1", "PATH": "/bin"})
     assert env == {"ASCEND_P2P_ENABLE": "1"}
