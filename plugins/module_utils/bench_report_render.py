@@ -26,6 +26,7 @@ try:
 except ImportError:  # pragma: no cover - Python 2 only
     from cgi import escape as _html_escape
 
+from ansible_collections.npu.sglang.plugins.module_utils import bench_metrics
 from ansible_collections.npu.sglang.plugins.module_utils.bench_results import RECORD_FIELDS, STATUS_FAILED
 from ansible_collections.npu.sglang.plugins.module_utils.bench_analysis import (
     FIXED_BATCH, SWEEP_CONCURRENCIES, index_series, records_from_summary, sorted_series_keys, state_of,
@@ -116,13 +117,12 @@ class Document(object):
 
 # --------------------------------------------------------------------------- report content
 
-RUN_COLUMNS = (
-    ("Run", None), ("Engine", None), ("Backend", None), ("Conc.", None), ("Rate", None), ("Prompts", None),
-    ("Completed", None), ("Failed", None), ("Status", None), ("Duration s", "duration"), ("Req/s", "request_throughput"),
-    ("Out tok/s", "output_throughput"), ("Total tok/s", "total_throughput"), ("Mean TTFT ms", "ttft_mean_ms"),
-    ("P99 TTFT ms", "ttft_p99_ms"), ("Mean TPOT ms", "tpot_mean_ms"), ("P99 TPOT ms", "tpot_p99_ms"),
-    ("P99 ITL ms", "itl_p99_ms"), ("Mean E2E ms", "e2e_mean_ms"), ("In/Out len", None), ("Source", None),
-)
+# The run table: the run's identity, then its duration and the registry's figures
+# (bench_metrics.table_columns), then its lengths and source file.
+_RUN_HEAD = (("Run", None), ("Engine", None), ("Backend", None), ("Conc.", None), ("Rate", None), ("Prompts", None),
+             ("Completed", None), ("Failed", None), ("Status", None))
+_RUN_FIGURES = (("Duration s", "duration"),) + tuple(bench_metrics.table_columns())
+RUN_COLUMNS = _RUN_HEAD + _RUN_FIGURES + (("In/Out len", None), ("Source", None))
 
 
 def _len_text(record):
@@ -139,7 +139,7 @@ def _run_row(record):
            cell(fmt(record.get("max_concurrency"))), cell(fmt(record.get("request_rate"))), cell(fmt(record.get("num_prompts"))),
            cell(fmt(record.get("completed"))), cell(fmt(record.get("failed"))),
            cell(status, "failed" if status == STATUS_FAILED else ("partial" if status == "partial" else None))]
-    for _title, field in RUN_COLUMNS[9:19]:
+    for _title, field in _RUN_FIGURES:
         if field == "duration":
             row.append(cell(fmt(record.get(field))))
         else:
@@ -154,7 +154,7 @@ def _run_row(record):
 def _missing_run_row(engine, workload, concurrency):
     row = [cell("(no run)"), cell(engine or "n/a"), cell("n/a"), cell(str(concurrency)), cell("n/a"), cell("n/a"),
            state_cell("missing"), cell("n/a"), state_cell("missing")]
-    row += [state_cell("missing") for _item in RUN_COLUMNS[9:19]]
+    row += [state_cell("missing") for _item in _RUN_FIGURES]
     _dataset, input_len, output_len = workload
     row += [cell("%s/%s" % ("?" if input_len is None else input_len, "?" if output_len is None else output_len)), cell("")]
     return row

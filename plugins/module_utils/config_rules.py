@@ -23,6 +23,7 @@ import re
 
 from ansible.module_utils.common.text.formatters import human_to_bytes
 
+from ansible_collections.npu.sglang.plugins.module_utils.bench_analysis import LIMITS
 from ansible_collections.npu.sglang.plugins.module_utils.launch import flag_setting, launch_args
 from ansible_collections.npu.sglang.plugins.module_utils.sglang_args import check_argv
 from ansible_collections.npu.sglang.plugins.module_utils.stack_rules import profile_problems
@@ -395,7 +396,9 @@ def check_concurrency(value):
     return None
 
 
-SLA_KEYS = ("ttft_p99_ms", "tpot_mean_ms", "e2e_p99_ms", "min_output_throughput", "min_completed_ratio")
+# The limits bench_report knows: the metric registry's (bench_metrics.Metric.limit) and the share of
+# completed prompts.
+SLA_KEYS = tuple(LIMITS)
 
 
 def check_sla(value):
