@@ -24,7 +24,7 @@ import re
 from ansible.module_utils.common.text.formatters import human_to_bytes
 
 from ansible_collections.npu.sglang.plugins.module_utils.bench_analysis import LIMITS
-from ansible_collections.npu.sglang.plugins.module_utils.launch import flag_setting, launch_args
+from ansible_collections.npu.sglang.plugins.module_utils.launch import LAUNCH_FLAGS, flag_setting, launch_args
 from ansible_collections.npu.sglang.plugins.module_utils.sglang_args import check_argv
 from ansible_collections.npu.sglang.plugins.module_utils.stack_rules import profile_problems
 
@@ -215,16 +215,13 @@ def option_value(args, option):
 
 INSTANCE_PREFIX = "sglang_service_"
 # The per-server settings: an entry of sglang_service_instances may set any of these by its short
-# name. meta/argument_specs.yml of sglang_service lists exactly these (plus name) as suboptions
-# (a unit test keeps the two in step); the role's resolver, module_utils/instances.py, merges
-# them with instance_settings below.
-INSTANCE_KEYS = (
-    "model_path", "served_model_name", "devices", "tp", "device", "attention_backend",
-    "grammar_backend", "disable_overlap_schedule", "max_total_tokens", "mem_fraction_static",
-    "quantization", "chunked_prefill_size", "enable_metrics", "host", "port", "auth", "api_key",
-    "extra_args", "env", "launcher", "image", "profiler_dir", "node_group", "dist_port",
-    "socket_ifname",
-)
+# name. They are the settings of the launch table (launch.LAUNCH_FLAGS: a launch flag added there
+# is one here too) and the server's others below. meta/argument_specs.yml of sglang_service lists
+# exactly these (plus name) as suboptions (a unit test keeps the two in step); the role's resolver,
+# module_utils/instances.py, merges them with instance_settings below.
+SERVER_KEYS = ("devices", "auth", "api_key", "extra_args", "env", "launcher", "image", "profiler_dir", "node_group",
+               "dist_port", "socket_ifname")
+INSTANCE_KEYS = tuple(setting for setting, _flag, _kind in LAUNCH_FLAGS) + SERVER_KEYS
 # Keys only the validation reads: auth makes it require a non-empty api_key; the role itself
 # turns authentication on whenever the key is non-empty.
 VALIDATION_ONLY_KEYS = ("auth",)
