@@ -887,7 +887,9 @@ VARIABLE_CHECKS = [
     Check("npu_preflight_min_docker_version", VERSION, "give a version such as 20.10"),
     Check("npu_preflight_kernel_settings", SYSCTL, "write sysctl keys such as vm.swappiness"),
     Check("npu_preflight_cpu_governor", GOVERNOR, "use one of %s" % ", ".join(GOVERNORS)),
-    # npu_stack (npu_stack_profile: choices; npu_stack_overrides: the stack rules)
+    # npu_stack (npu_stack_profile: rule_stack_profile, the files of vars/stacks; npu_stack_overrides: the stack rules)
+    Check("npu_stack_profile", by_rule("the name of a file of roles/npu_stack/vars/stacks/, e.g. seed", "nightly"),
+          "use one of the profiles of roles/npu_stack/vars/stacks/"),
     Check("npu_stack_overrides", by_rule("dict of stack keys; versions consistent, refs without spaces, base image valid",
                                          {"python": "3.10"}), "see roles/npu_stack/vars/stacks"),
     Check("npu_stack_builder|sglang_build_builder|npu_sglang_builder", INVENTORY_HOST,

@@ -180,7 +180,7 @@ SECRET = "sk-planted-secret-4711"
 
 # Cases given with -e (extra vars apply to every host: one run each, one host).
 EXTRA = [
-    Case("e-stack-profile", ["-e", "npu_stack_profile=nightly"], "npu_stack_profile", "'nightly'", "must be one of"),
+    Case("e-stack-profile", ["-e", "npu_stack_profile=nightly"], "npu_stack_profile", "'nightly'", "no such stack profile"),
     Case("e-shm-fraction", ["-e", "docker_npu_shm_size=1.5g"], "docker_npu_shm_size", "'1.5g'", "not a size"),
     Case("e-concurrency-empty", ["-e", json.dumps({"sglang_bench_concurrency": []})], "sglang_bench_concurrency",
          "[]", "empty"),
