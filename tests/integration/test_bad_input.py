@@ -69,7 +69,7 @@ MATRIX = [
          "sglang_service_instances[0].quantization", "'bnb'", "not a quantization SGLang loads on Ascend"),
     # the stack
     Case("stack-profile-unknown", {"npu_stack_profile": "nightly"}, "npu_stack_profile", "'nightly'",
-         "must be one of"),
+         "no such stack profile"),
     Case("torch-mismatch", {"npu_stack_overrides": {"torch_npu": "2.5.1"}}, "npu_stack_overrides",
          "{'torch': '2.6.0', 'torch_npu': '2.5.1'}", "same release"),
     Case("seed-python", {"npu_stack_overrides": {"python": "3.10"}}, "npu_stack_overrides", "{'python': '3.10'}",
