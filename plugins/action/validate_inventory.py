@@ -79,10 +79,13 @@ def load_role_defaults(roles_dir=ROLES_DIR):
 
 
 def load_stacks(stacks_dir=STACKS_DIR):
+    """{profile: its data} of every file of roles/npu_stack/vars/stacks: the profiles are these files,
+    each named as its file (npu_stack does the same)."""
     stacks = {}
     for name in sorted(os.listdir(stacks_dir)):
         if name.endswith(".yml"):
-            stacks[name[:-4]] = _load_yaml(os.path.join(stacks_dir, name)).get("npu_stack_profile_data", {})
+            data = _load_yaml(os.path.join(stacks_dir, name)).get("npu_stack_profile_data", {})
+            stacks[name[:-4]] = dict(data, name=name[:-4])
     return stacks
 
 

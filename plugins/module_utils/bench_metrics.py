@@ -16,7 +16,10 @@ before this table existed (its tests hold sglang and vLLM samples of each form):
 
 ``regression`` marks the figures the baseline gate compares (bench_analysis.check_regressions):
 a rate when it drops, a latency's P99 when it rises, beyond the gate's limits.
-Adding a metric is adding a row here.
+Adding a metric is adding a row here: the parser, the record, results.csv and summary.json, the run
+table of report.md and report.html, the plots it asks for, its SLA limit and the regression gate
+follow (bench_results, bench_analysis, bench_report_render, bench_report_plots, config_rules read
+this table).
 """
 from __future__ import absolute_import, division, print_function
 
@@ -27,29 +30,43 @@ import collections
 HIGHER = "higher"
 LOWER = "lower"
 
-Metric = collections.namedtuple("Metric", "key unit better label json console regression")
+# key, unit, better, label: what the figure is; json, console: where the clients print it;
+# regression: compared by the baseline gate; short, title: its column title and its name in a plot's
+# caption; table: shown in the report's run table (a rate: True; a latency: the stats shown);
+# limit: its per-run SLA limit (a rate: "min" for a lower bound named min_<key>; a latency: the
+# stats with an upper bound named <key>_<stat>_ms); plot: a latency's plots ("own": mean and P99
+# against concurrency, <key>.png; "p99": a panel of the P99 figure, p99.png).
+Metric = collections.namedtuple("Metric", "key unit better label json console regression short title table limit plot")
 
 # Throughputs: one figure per run, higher is better.
 RATES = (
     Metric("request_throughput", "req/s", HIGHER, "Requests/s",
-           ("request_throughput",), ("request throughput (req/s)",), False),
+           ("request_throughput",), ("request throughput (req/s)",), False,
+           "Req/s", "Request throughput", True, None, ()),
     Metric("input_throughput", "tok/s", HIGHER, "Input tok/s",
-           ("input_throughput",), ("input token throughput (tok/s)",), False),
+           ("input_throughput",), ("input token throughput (tok/s)",), False,
+           "In tok/s", "Input token throughput", False, None, ()),
     Metric("output_throughput", "tok/s", HIGHER, "Output tok/s",
-           ("output_throughput",), ("output token throughput (tok/s)",), True),
+           ("output_throughput",), ("output token throughput (tok/s)",), True,
+           "Out tok/s", "Output token throughput", True, "min", ()),
     # sglang 2026 writes total_throughput; vLLM writes total_token_throughput.
     Metric("total_throughput", "tok/s", HIGHER, "Total tok/s",
            ("total_throughput", "total_token_throughput"),
-           ("total token throughput (tok/s)", "total throughput (tok/s)"), False),
+           ("total token throughput (tok/s)", "total throughput (tok/s)"), False,
+           "Total tok/s", "Total token throughput", True, None, ()),
 )
 
 # Latencies per request, in ms, lower is better: the key is the family's stem; the label names it.
 # vLLM says e2el where sglang says e2e_latency (console: "e2e latency").
 LATENCIES = (
-    Metric("ttft", "ms", LOWER, "TTFT", ("ttft",), ("ttft",), True),
-    Metric("tpot", "ms", LOWER, "TPOT", ("tpot",), ("tpot",), True),
-    Metric("itl", "ms", LOWER, "ITL", ("itl",), ("itl",), True),
-    Metric("e2e", "ms", LOWER, "E2E latency", ("e2e_latency", "e2el"), ("e2e latency", "e2el"), False),
+    Metric("ttft", "ms", LOWER, "TTFT", ("ttft",), ("ttft",), True,
+           "TTFT", "Time to first token", ("mean", "p99"), ("p99",), ("own", "p99")),
+    Metric("tpot", "ms", LOWER, "TPOT", ("tpot",), ("tpot",), True,
+           "TPOT", "Time per output token", ("mean", "p99"), ("mean",), ("own", "p99")),
+    Metric("itl", "ms", LOWER, "ITL", ("itl",), ("itl",), True,
+           "ITL", "Inter-token latency", ("p99",), (), ("p99",)),
+    Metric("e2e", "ms", LOWER, "E2E latency", ("e2e_latency", "e2el"), ("e2e latency", "e2el"), False,
+           "E2E", "End-to-end latency", ("mean",), ("p99",), ()),
 )
 LATENCY_STATS = ("mean", "median", "std", "p90", "p95", "p99")
 
@@ -95,7 +112,7 @@ def label(key):
     for metric in LATENCIES:
         for stat in LATENCY_STATS:
             if key == "%s_%s_ms" % (metric.key, stat):
-                return "%s %s %s" % (stat.capitalize() if stat[0] != "p" else stat.upper(), metric.label, metric.unit)
+                return "%s %s %s" % (_stat_title(stat), metric.label, metric.unit)
     raise KeyError("%s is not a metric of the registry" % key)
 
 
@@ -112,3 +129,44 @@ def regression_checks():
     checks = [(metric.key, metric.better) for metric in RATES if metric.regression]
     checks += [("%s_%s_ms" % (metric.key, REGRESSION_STAT), metric.better) for metric in LATENCIES if metric.regression]
     return checks
+
+
+def _stat_title(stat):
+    return stat.upper() if stat.startswith("p") else stat.capitalize()
+
+
+def latency_key(metric, stat):
+    """The record key of one statistic of a latency: <key>_<stat>_ms."""
+    return "%s_%s_ms" % (metric.key, stat)
+
+
+def table_columns():
+    """[(column title, record key)] of the report's run table, rates first, in the registry's order."""
+    columns = [(metric.short, metric.key) for metric in RATES if metric.table]
+    columns += [("%s %s %s" % (_stat_title(stat), metric.short, metric.unit), latency_key(metric, stat))
+                for metric in LATENCIES for stat in LATENCY_STATS if stat in metric.table]
+    return columns
+
+
+def sla_limits():
+    """{limit name: (record key, bound)}: a latency's upper bounds, then a rate's lower bound min_<key>."""
+    limits = collections.OrderedDict((latency_key(metric, stat), (latency_key(metric, stat), "max"))
+                                     for metric in LATENCIES for stat in metric.limit)
+    limits.update(("min_" + metric.key, (metric.key, "min")) for metric in RATES if metric.limit == "min")
+    return limits
+
+
+def latency_plots():
+    """The latency plots: [(file name, [[record keys] per panel], [panel titles], caption)]."""
+    plots = []
+    for metric in LATENCIES:
+        if "own" in metric.plot:
+            plots.append(("%s.png" % metric.key, [[latency_key(metric, "mean"), latency_key(metric, "p99")]],
+                          ["%s vs concurrency (mean solid/dashed, P99 dotted)" % metric.short],
+                          "%s (mean and P99) vs max concurrency, every host and engine." % metric.title))
+    panel = [metric for metric in LATENCIES if "p99" in metric.plot]
+    if panel:
+        names = [metric.short for metric in panel]
+        plots.append(("p99.png", [[latency_key(metric, "p99")] for metric in panel], ["P99 %s" % name for name in names],
+                      "P99 of %s vs max concurrency." % (" and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0])))
+    return plots

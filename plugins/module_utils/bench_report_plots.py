@@ -15,6 +15,7 @@ import io
 import math
 import re
 
+from ansible_collections.npu.sglang.plugins.module_utils import bench_metrics
 from ansible_collections.npu.sglang.plugins.module_utils.bench_analysis import (
     index_series, series_label, sorted_series_keys, state_of,
 )
@@ -214,13 +215,10 @@ def _latency_plot(records, fields, titles, file_name, caption, ylabel="ms"):
 
 
 def latency_plots(records):
+    """The plots the metric registry asks for (bench_metrics.latency_plots)."""
     plots = []
-    plots += _latency_plot(records, [("ttft_mean_ms", "ttft_p99_ms")], ["TTFT vs concurrency (mean solid/dashed, P99 dotted)"],
-                           "ttft.png", "Time to first token (mean and P99) vs max concurrency, every host and engine.")
-    plots += _latency_plot(records, [("tpot_mean_ms", "tpot_p99_ms")], ["TPOT vs concurrency (mean solid/dashed, P99 dotted)"],
-                           "tpot.png", "Time per output token (mean and P99) vs max concurrency, every host and engine.")
-    plots += _latency_plot(records, [("ttft_p99_ms",), ("tpot_p99_ms",), ("itl_p99_ms",)], ["P99 TTFT", "P99 TPOT", "P99 ITL"],
-                           "p99.png", "P99 of TTFT, TPOT and ITL vs max concurrency.")
+    for file_name, fields, titles, caption in bench_metrics.latency_plots():
+        plots += _latency_plot(records, [tuple(group) for group in fields], titles, file_name, caption)
     return plots
 
 

@@ -5,8 +5,9 @@
 
 ``render_files`` builds every output in memory (file name -> bytes); ``write_files`` writes
 only those whose content differs, each atomically (temporary file + rename), and says which
-changed. The HTML page is self-contained: inline CSS, plots as base64 data URIs, no script,
-no network.
+changed. ``build_document`` lays the report out as blocks (headings, paragraphs, banners, tables,
+images, lists); the Jinja2 templates report.md.j2 and report.html.j2 (autoescaped) write them. The
+HTML page is self-contained: inline CSS, plots as base64 data URIs, no script, no network.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,11 +22,7 @@ import os
 import re
 import tempfile
 
-try:
-    from html import escape as _html_escape
-except ImportError:  # pragma: no cover - Python 2 only
-    from cgi import escape as _html_escape
-
+from ansible_collections.npu.sglang.plugins.module_utils import bench_metrics
 from ansible_collections.npu.sglang.plugins.module_utils.bench_results import RECORD_FIELDS, STATUS_FAILED
 from ansible_collections.npu.sglang.plugins.module_utils.bench_analysis import (
     FIXED_BATCH, SWEEP_CONCURRENCIES, index_series, records_from_summary, sorted_series_keys, state_of,
@@ -116,13 +113,12 @@ class Document(object):
 
 # --------------------------------------------------------------------------- report content
 
-RUN_COLUMNS = (
-    ("Run", None), ("Engine", None), ("Backend", None), ("Conc.", None), ("Rate", None), ("Prompts", None),
-    ("Completed", None), ("Failed", None), ("Status", None), ("Duration s", "duration"), ("Req/s", "request_throughput"),
-    ("Out tok/s", "output_throughput"), ("Total tok/s", "total_throughput"), ("Mean TTFT ms", "ttft_mean_ms"),
-    ("P99 TTFT ms", "ttft_p99_ms"), ("Mean TPOT ms", "tpot_mean_ms"), ("P99 TPOT ms", "tpot_p99_ms"),
-    ("P99 ITL ms", "itl_p99_ms"), ("Mean E2E ms", "e2e_mean_ms"), ("In/Out len", None), ("Source", None),
-)
+# The run table: the run's identity, then its duration and the registry's figures
+# (bench_metrics.table_columns), then its lengths and source file.
+_RUN_HEAD = (("Run", None), ("Engine", None), ("Backend", None), ("Conc.", None), ("Rate", None), ("Prompts", None),
+             ("Completed", None), ("Failed", None), ("Status", None))
+_RUN_FIGURES = (("Duration s", "duration"),) + tuple(bench_metrics.table_columns())
+RUN_COLUMNS = _RUN_HEAD + _RUN_FIGURES + (("In/Out len", None), ("Source", None))
 
 
 def _len_text(record):
@@ -139,7 +135,7 @@ def _run_row(record):
            cell(fmt(record.get("max_concurrency"))), cell(fmt(record.get("request_rate"))), cell(fmt(record.get("num_prompts"))),
            cell(fmt(record.get("completed"))), cell(fmt(record.get("failed"))),
            cell(status, "failed" if status == STATUS_FAILED else ("partial" if status == "partial" else None))]
-    for _title, field in RUN_COLUMNS[9:19]:
+    for _title, field in _RUN_FIGURES:
         if field == "duration":
             row.append(cell(fmt(record.get(field))))
         else:
@@ -154,7 +150,7 @@ def _run_row(record):
 def _missing_run_row(engine, workload, concurrency):
     row = [cell("(no run)"), cell(engine or "n/a"), cell("n/a"), cell(str(concurrency)), cell("n/a"), cell("n/a"),
            state_cell("missing"), cell("n/a"), state_cell("missing")]
-    row += [state_cell("missing") for _item in RUN_COLUMNS[9:19]]
+    row += [state_cell("missing") for _item in _RUN_FIGURES]
     _dataset, input_len, output_len = workload
     row += [cell("%s/%s" % ("?" if input_len is None else input_len, "?" if output_len is None else output_len)), cell("")]
     return row
@@ -418,7 +414,20 @@ def build_document(summary, records, plots):
     return doc
 
 
-# --------------------------------------------------------------------------- Markdown
+# --------------------------------------------------------------------------- Markdown and HTML
+
+# The templates ship in the collection's role bench_report (roles/bench_report/templates); the role
+# hands their folder to the module (templates_dir), as the module runs from a zip that holds only
+# Python. Run from a checkout or an installed collection, the renderer finds them itself.
+TEMPLATES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                             "roles", "bench_report", "templates")
+MARKDOWN_TEMPLATE = "report.md.j2"
+HTML_TEMPLATE = "report.html.j2"
+
+
+class ReportTemplateError(Exception):
+    """Jinja2 or a report template cannot be loaded."""
+
 
 def _md_escape(text):
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
@@ -431,98 +440,39 @@ def _md_cell(item):
     return text
 
 
-def render_markdown(doc):
-    out = ["# %s" % doc.title, ""]
-    for block in doc.blocks:
-        kind = block[0]
-        if kind in ("h2", "h3"):
-            out += ["%s %s" % ("##" if kind == "h2" else "###", block[1]), ""]
-        elif kind == "p":
-            out += [block[1], ""]
-        elif kind == "banner":
-            out += ["> **%s**" % block[1], ""]
-        elif kind == "table":
-            table = block[1]
-            out.append("| " + " | ".join(_md_escape(header) for header in table.headers) + " |")
-            out.append("|" + "|".join("---" for _header in table.headers) + "|")
-            for row in table.rows:
-                out.append("| " + " | ".join(_md_cell(item) for item in row) + " |")
-            out.append("")
-            if table.caption:
-                out += ["_%s_" % table.caption, ""]
-        elif kind == "img":
-            out += ["![%s](%s)" % (block[2], block[1]), "", "_%s_" % block[2], ""]
-        elif kind == "list":
-            out += ["- %s" % _md_escape(item) for item in block[1]]
-            out.append("")
-    return "\n".join(out).rstrip("\n") + "\n"
-
-
-# --------------------------------------------------------------------------- HTML
-
-HTML_STYLE = """
-body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 1.5em; color: #222; background: #fff; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.3em; border-bottom: 1px solid #ccc; margin-top: 1.6em; } h3 { font-size: 1.1em; }
-table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.85em; }
-th, td { border: 1px solid #bbb; padding: 0.25em 0.5em; text-align: left; white-space: nowrap; }
-th { background: #eef1f5; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-caption { caption-side: bottom; font-style: italic; font-size: 0.9em; text-align: left; padding-top: 0.3em; }
-td.failed { background: #fbdada; color: #900; font-weight: bold; }
-td.missing { background: #eee; color: #666; font-style: italic; }
-td.partial { background: #fff2cc; }
-td.none { color: #900; }
-td.simulated { background: #fff2cc; color: #7a4b00; font-weight: bold; }
-.banner { border: 3px solid #c00; background: #ffecec; color: #900; padding: 0.8em; font-weight: bold; margin: 1em 0; }
-figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
-figcaption { font-size: 0.9em; color: #444; }
-.scroll { overflow-x: auto; }
-"""
-
-
 _NUMERIC = re.compile(r"^(?:[-+]?\d[\d.]*(?:x|%)?|inf|n/a|failed|missing)$")
 
 
-def _esc(text):
-    return _html_escape(str(text), quote=True)
+def _numeric(text):
+    """Right-aligned in HTML: a number, a ratio or a percentage, or a state in a number's place."""
+    return bool(_NUMERIC.match(str(text)))
 
 
-def render_html(doc, images):
+def _template(name, templates_dir=None, html=False):
+    """A report template, from templates_dir (default: TEMPLATES_DIR); HTML ones autoescape."""
+    try:
+        import jinja2
+    except ImportError as exc:
+        raise ReportTemplateError("Jinja2 is needed to render the report (%s)" % exc)
+    folder = templates_dir or TEMPLATES_DIR
+    if not os.path.isfile(os.path.join(folder, name)):
+        raise ReportTemplateError("no report template %s in %s (the role bench_report ships it in its templates/)" % (name, folder))
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), autoescape=html, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    env.filters.update(md_escape=_md_escape, md_cell=_md_cell)
+    env.tests["numeric"] = _numeric
+    return env.get_template(name)
+
+
+def render_markdown(doc, templates_dir=None):
+    """report.md from its template."""
+    return _template(MARKDOWN_TEMPLATE, templates_dir).render(doc=doc).rstrip("\n") + "\n"
+
+
+def render_html(doc, images, templates_dir=None):
     """The report page; ``images`` maps plot file names to PNG bytes (embedded as data URIs)."""
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">', "<title>%s</title>" % _esc(doc.title),
-           "<style>%s</style>" % HTML_STYLE, "</head>", "<body>", "<h1>%s</h1>" % _esc(doc.title)]
-    for block in doc.blocks:
-        kind = block[0]
-        if kind in ("h2", "h3"):
-            out.append("<%s>%s</%s>" % (kind, _esc(block[1]), kind))
-        elif kind == "p":
-            out.append("<p>%s</p>" % _esc(block[1]))
-        elif kind == "banner":
-            out.append('<div class="banner" role="alert">%s</div>' % _esc(block[1]))
-        elif kind == "table":
-            table = block[1]
-            out.append('<div class="scroll"><table>')
-            if table.caption:
-                out.append("<caption>%s</caption>" % _esc(table.caption))
-            out.append("<thead><tr>%s</tr></thead>" % "".join("<th>%s</th>" % _esc(header) for header in table.headers))
-            out.append("<tbody>")
-            for row in table.rows:
-                cells = []
-                for item in row:
-                    classes = [item["kind"]] if item.get("kind") else []
-                    if _NUMERIC.match(item["text"]):
-                        classes.append("num")
-                    css = ' class="%s"' % " ".join(classes) if classes else ""
-                    cells.append("<td%s>%s</td>" % (css, _esc(item["text"])))
-                out.append("<tr>%s</tr>" % "".join(cells))
-            out.append("</tbody></table></div>")
-        elif kind == "img":
-            data = base64.b64encode(images[block[1]]).decode("ascii")
-            out.append('<figure><img src="data:image/png;base64,%s" alt="%s"><figcaption>%s</figcaption></figure>' % (
-                data, _esc(block[2]), _esc(block[2])))
-        elif kind == "list":
-            out.append("<ul>%s</ul>" % "".join("<li>%s</li>" % _esc(item) for item in block[1]))
-    out += ["</body>", "</html>"]
-    return "\n".join(out) + "\n"
+    encoded = dict((name, base64.b64encode(data).decode("ascii")) for name, data in images.items())
+    return _template(HTML_TEMPLATE, templates_dir, html=True).render(doc=doc, images=encoded)
 
 
 # --------------------------------------------------------------------------- CSV and JSON
@@ -553,16 +503,19 @@ def render_json(summary):
     return json.dumps(summary, indent=2, sort_keys=False, allow_nan=False) + "\n"
 
 
-def render_files(summary, with_plots=True):
-    """Every output file as {name: bytes}, built from the summary document alone."""
+def render_files(summary, with_plots=True, templates_dir=None):
+    """Every output file as {name: bytes}, built from the summary document alone.
+
+    templates_dir: the folder of report.md.j2 and report.html.j2 (default TEMPLATES_DIR).
+    """
     records = records_from_summary(summary)
     plots = all_plots(records, summary) if with_plots else []
     doc = build_document(summary, records, plots)
     files = {
         SUMMARY_FILE: render_json(summary).encode("utf-8"),
         CSV_FILE: render_csv(records).encode("utf-8"),
-        MARKDOWN_FILE: render_markdown(doc).encode("utf-8"),
-        HTML_FILE: render_html(doc, dict((name, data) for name, data, _caption in plots)).encode("utf-8"),
+        MARKDOWN_FILE: render_markdown(doc, templates_dir).encode("utf-8"),
+        HTML_FILE: render_html(doc, dict((name, data) for name, data, _caption in plots), templates_dir).encode("utf-8"),
     }
     for name, data, _caption in plots:
         files[name] = data

@@ -23,7 +23,8 @@ import re
 
 from ansible.module_utils.common.text.formatters import human_to_bytes
 
-from ansible_collections.npu.sglang.plugins.module_utils.launch import flag_setting, launch_args
+from ansible_collections.npu.sglang.plugins.module_utils.bench_analysis import LIMITS
+from ansible_collections.npu.sglang.plugins.module_utils.launch import LAUNCH_FLAGS, flag_setting, launch_args
 from ansible_collections.npu.sglang.plugins.module_utils.redaction import mask as redact
 from ansible_collections.npu.sglang.plugins.module_utils.sglang_args import check_argv
 from ansible_collections.npu.sglang.plugins.module_utils.stack_rules import profile_problems
@@ -200,16 +201,13 @@ def option_value(args, option):
 
 INSTANCE_PREFIX = "sglang_service_"
 # The per-server settings: an entry of sglang_service_instances may set any of these by its short
-# name. meta/argument_specs.yml of sglang_service lists exactly these (plus name) as suboptions
-# (a unit test keeps the two in step); the role's resolver, module_utils/instances.py, merges
-# them with instance_settings below.
-INSTANCE_KEYS = (
-    "model_path", "served_model_name", "devices", "tp", "device", "attention_backend",
-    "grammar_backend", "disable_overlap_schedule", "max_total_tokens", "mem_fraction_static",
-    "quantization", "chunked_prefill_size", "enable_metrics", "host", "port", "auth", "api_key",
-    "extra_args", "env", "launcher", "image", "profiler_dir", "node_group", "dist_port",
-    "socket_ifname",
-)
+# name. They are the settings of the launch table (launch.LAUNCH_FLAGS: a launch flag added there
+# is one here too) and the server's others below. meta/argument_specs.yml of sglang_service lists
+# exactly these (plus name) as suboptions (a unit test keeps the two in step); the role's resolver,
+# module_utils/instances.py, merges them with instance_settings below.
+SERVER_KEYS = ("devices", "auth", "api_key", "extra_args", "env", "launcher", "image", "profiler_dir", "node_group",
+               "dist_port", "socket_ifname")
+INSTANCE_KEYS = tuple(setting for setting, _flag, _kind in LAUNCH_FLAGS) + SERVER_KEYS
 # Keys only the validation reads: auth makes it require a non-empty api_key; the role itself
 # turns authentication on whenever the key is non-empty.
 VALIDATION_ONLY_KEYS = ("auth",)
@@ -381,7 +379,9 @@ def check_concurrency(value):
     return None
 
 
-SLA_KEYS = ("ttft_p99_ms", "tpot_mean_ms", "e2e_p99_ms", "min_output_throughput", "min_completed_ratio")
+# The limits bench_report knows: the metric registry's (bench_metrics.Metric.limit) and the share of
+# completed prompts.
+SLA_KEYS = tuple(LIMITS)
 
 
 def check_sla(value):
@@ -873,7 +873,9 @@ VARIABLE_CHECKS = [
     Check("npu_preflight_min_docker_version", VERSION, "give a version such as 20.10"),
     Check("npu_preflight_kernel_settings", SYSCTL, "write sysctl keys such as vm.swappiness"),
     Check("npu_preflight_cpu_governor", GOVERNOR, "use one of %s" % ", ".join(GOVERNORS)),
-    # npu_stack (npu_stack_profile: choices; npu_stack_overrides: the stack rules)
+    # npu_stack (npu_stack_profile: rule_stack_profile, the files of vars/stacks; npu_stack_overrides: the stack rules)
+    Check("npu_stack_profile", by_rule("the name of a file of roles/npu_stack/vars/stacks/, e.g. seed", "nightly"),
+          "use one of the profiles of roles/npu_stack/vars/stacks/"),
     Check("npu_stack_overrides", by_rule("dict of stack keys; versions consistent, refs without spaces, base image valid",
                                          {"python": "3.10"}), "see roles/npu_stack/vars/stacks"),
     Check("npu_stack_builder|sglang_build_builder|npu_sglang_builder", INVENTORY_HOST,

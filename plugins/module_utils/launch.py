@@ -5,8 +5,10 @@
 
 launch_args(settings, nnodes, node_rank, dist_init_addr) is the only place that turns a server's
 settings into `python -m sglang.launch_server` arguments: the unit's argv (the instance resolver,
-module_utils/instances.py) and the validation's launch-contract check (config_rules) both call it. Adding a launch flag is one row here plus its
-option in roles/sglang_service/meta/argument_specs.yml.
+module_utils/instances.py) and the validation's launch-contract check (config_rules) both call it.
+Adding a launch flag is one row here plus its option and its instance key in
+roles/sglang_service/meta/argument_specs.yml: config_rules.INSTANCE_KEYS, the settings an instance
+entry may set and the resolver reads, are built from this table.
 """
 from __future__ import absolute_import, division, print_function
 

@@ -117,6 +117,11 @@ options:
       - Fail the task when a run breaks one of O(limits). The report is written first either way.
     type: bool
     default: true
+  templates_dir:
+    description:
+      - The folder of the report's Jinja2 templates C(report.md.j2) and C(report.html.j2), on the controller.
+      - Default, set by the module's action plugin on the controller, the collection's C(roles/bench_report/templates).
+    type: path
 attributes:
   check_mode:
     description: Reads the inputs and builds the report in memory, writes nothing, and reports what would change.
@@ -316,7 +321,7 @@ from ansible_collections.npu.sglang.plugins.module_utils.bench_analysis import (
 )
 from ansible_collections.npu.sglang.plugins.module_utils.bench_report_plots import MatplotlibMissing, require_matplotlib
 from ansible_collections.npu.sglang.plugins.module_utils.bench_report_render import (
-    CSV_FILE, HTML_FILE, MARKDOWN_FILE, SUMMARY_FILE, render_files, write_files,
+    CSV_FILE, HTML_FILE, MARKDOWN_FILE, SUMMARY_FILE, ReportTemplateError, render_files, write_files,
 )
 
 
@@ -336,6 +341,7 @@ def run_module():
             limits=dict(type="dict", default={}),
             limits_engines=dict(type="list", elements="str", default=["sglang"]),
             fail_on_limits=dict(type="bool", default=True),
+            templates_dir=dict(type="path"),
         ),
         supports_check_mode=True,
     )
@@ -368,7 +374,10 @@ def run_module():
                             baseline_records=baseline_records, baseline_path=baseline,
                             max_throughput_drop_pct=params["max_throughput_drop_pct"], max_p99_rise_pct=params["max_p99_rise_pct"],
                             limits=limits, limits_engines=params["limits_engines"])
-    files = render_files(summary)
+    try:
+        files = render_files(summary, templates_dir=params["templates_dir"])
+    except ReportTemplateError as exc:
+        module.fail_json(msg="%s; give templates_dir, the folder of report.md.j2 and report.html.j2" % exc)
     try:
         changed_files = write_files(output_dir, files, check_mode=module.check_mode)
     except (IOError, OSError) as exc:

@@ -70,7 +70,8 @@ def test_the_galaxy_artifact_is_clean_and_works_installed(tmp_path):
                                           r"|output|molecule)(/|$)|\.pyc$|^inventories/sim/hosts\.yml$|^tests/sim/", n)]
     assert junk == []
     for needed in ("LICENSE", "MANIFEST.json", "FILES.json", "meta/runtime.yml", "plugins/callback/summary.py",
-                   "roles/sglang_service/tasks/main.yml", "playbooks/validate.yml"):
+                   "roles/sglang_service/tasks/main.yml", "playbooks/validate.yml", "roles/bench_report/templates/report.html.j2",
+                   "roles/bench_report/templates/report.md.j2"):
         assert needed in names, needed
     # A playbook of the installed copy, by its collection name, from a directory without our ansible.cfg.
     proc = subprocess.run([tool("ansible-playbook"), "npu.sglang.validate", "-i", os.path.join(dest, "inventories", "prod")],
@@ -78,6 +79,16 @@ def test_the_galaxy_artifact_is_clean_and_works_installed(tmp_path):
                           text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert re.search(r"^atlas-01 +: ok=\d+ +changed=0 +unreachable=0 +failed=0", proc.stdout, re.M), proc.stdout[-2000:]
+    # The report's templates are files of the role, which the module's zip does not carry: the
+    # installed copy's action plugin finds them (a few seconds: one small report).
+    out = os.path.join(str(tmp_path), "report")
+    proc = subprocess.run([tool("ansible"), "localhost", "-m", "npu.sglang.bench_report", "-a",
+                           "input_dir=%s output_dir=%s" % (os.path.join(dest, "tests", "unit", "fixtures", "bench", "cluster"), out)],
+                          cwd=str(tmp_path), env=dict(env, ANSIBLE_COLLECTIONS_PATH=os.path.dirname(os.path.dirname(dest))),
+                          text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    with open(os.path.join(out, "report.html"), encoding="utf-8") as handle:
+        assert "<h2>Runs per host</h2>" in handle.read()
 
 
 def test_ansible_test_sanity(tmp_path):

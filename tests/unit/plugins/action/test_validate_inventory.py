@@ -162,10 +162,16 @@ def test_the_collection_data_loads(loader):
     assert loader()
 
 
-def test_the_stack_profile_choices_are_the_stack_files():
-    """npu_stack's spec lists the profiles; a new file under vars/stacks/ must be listed too."""
-    choices = load_role_specs()["npu_stack"]["npu_stack_profile"]["choices"]
-    assert sorted(choices) == sorted(load_stacks())
+def test_the_stack_profiles_are_the_stack_files():
+    """The files under vars/stacks/ are the profiles, each named as its file; no other list of them
+    (npu_stack's spec has no choices) has to follow a new file."""
+    assert "choices" not in load_role_specs()["npu_stack"]["npu_stack_profile"]
+    assert sorted(load_stacks()) == sorted(name[:-4] for name in os.listdir(os.path.join(ROOT, "roles", "npu_stack", "vars", "stacks")))
+    assert all(stack["name"] == name for name, stack in load_stacks().items())
+    assert problem_lines(npu_stack_profile="upstream", **MODEL) == []
+    lines = problem_lines(npu_stack_profile="nightly", **MODEL)
+    assert len(lines) == 1 and lines[0].startswith("host h1: npu_stack_profile = 'nightly': no such stack profile"), lines
+    assert "seed, upstream" in lines[0]
 
 
 def test_a_server_over_a_node_group_defaults_to_the_chips_of_every_node():
