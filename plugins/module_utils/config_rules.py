@@ -789,6 +789,7 @@ VARIABLE_CHECKS = [
     Check("sglang_router_(health_check_interval_secs|health_failure_threshold|health_success_threshold"
           "|health_check_timeout_secs|health_timeout|eviction_interval_secs|max_tree_size)", whole(1),
           "give a whole number of at least 1, e.g. 10"),
+    Check("sglang_router_drain_timeout", whole(0), "give the seconds a draining server may take to end its requests, e.g. 120"),
     Check("sglang_router_balance_abs_threshold", whole(0), "give the load difference in requests, e.g. 64"),
     Check("sglang_router_balance_rel_threshold", number(0, low_open=True), "give the load ratio above 0, e.g. 1.5"),
     Check("sglang_router_(venv|config_dir)", ABS_PATH, "give an absolute directory of the router host"),

@@ -16,6 +16,8 @@ BY_HAND = {
                      "CI runs the doctor on a private cluster with every planted fault in test_doctor.py",
     "sglang_service": "5 to 6.5 min measured on a loaded 2-core machine (a node, the CANN stand-in loaded, a server "
                       "behind the health gate, twice); CI serves the same way in test_faults.py and test_doctor.py",
+    "sglang_router": "3 min 31 s measured on a loaded 2-core machine (a node, the simulator as its worker, the router "
+                     "installed from the package index, twice); CI runs the role on a private cluster in test_router_fleet.py",
 }
 
 

@@ -6,10 +6,15 @@ test_faults.py); the router is the real sglang-router from the package index, on
 node's server stopped, after the router's health checks no request fails; started again, it comes
 back into the router. The servers share an API key, which must reach no command line. That a
 second run changes nothing is checked by test_sim_e2e.py: the sim inventory puts the router on
-the first node, so the e2e's second site.yml (changed=0 on every host) runs the role again.
+the first node, so the e2e's second site.yml (changed=0 on every host) runs the role again; here,
+check mode before the router's first install says what it would do without failing, and check
+mode on the installed router changes nothing. A rolling restart under a steady load
+through the router takes each node's server out of the router, restarts it and puts it back, and
+not one request fails.
 """
 import json
 import re
+import threading
 import time
 import urllib.request
 
@@ -88,6 +93,14 @@ def healthy(cluster):
 def routed(cluster):
     out = playbook(cluster, "playbooks/serve.yml")
     assert out.returncode == 0, out.stdout[-5000:]
+    # Check mode before the router's first install: it says what it would do, fails nothing and
+    # installs nothing (apt's cache is not updated in check mode, so nothing may ask apt).
+    out = playbook(cluster, "playbooks/router.yml", "--check")
+    assert out.returncode == 0, out.stdout[-5000:]
+    assert recap(out.stdout)[NODES[0]]["changed"] > 0, out.stdout[-5000:]
+    assert "%s: check mode: the router is not installed yet" % NODES[0] in out.stdout, out.stdout[-5000:]
+    for path in ("/opt/npu-sglang/router", "/etc/npu-sglang-router", "/etc/systemd/system/npu-sglang-router.service"):
+        assert on(NODES[0], "test", "-e", path, check=False).returncode != 0, path
     out = playbook(cluster, "playbooks/router.yml")
     assert out.returncode == 0, out.stdout[-5000:]
     assert "npu.sglang: router: http://%s:30080 (2 workers)" % cluster["ips"][NODES[0]] in out.stdout, out.stdout[-3000:]
@@ -132,6 +145,51 @@ def test_a_stopped_server_leaves_the_router_without_failed_requests_and_comes_ba
     before = routed_to(cluster, lost)
     assert generated(cluster, 6) == 6
     assert routed_to(cluster, lost) > before
+
+
+def test_check_mode_on_the_installed_router_changes_nothing(routed):
+    out = playbook(routed, "playbooks/router.yml", "--check", "--diff")
+    assert out.returncode == 0, out.stdout[-5000:]
+    stats = recap(out.stdout)
+    assert all(stats[n]["changed"] == 0 and stats[n]["failed"] == 0 for n in NODES), stats
+
+
+def test_a_rolling_restart_under_load_through_the_router_fails_no_request(routed):
+    cluster = routed
+    urls = ["http://%s:30000" % cluster["ips"][n] for n in NODES]
+    results, seen, stop = [], set(), threading.Event()
+
+    def load():
+        while not stop.is_set():
+            status, body = call(cluster, "/generate", {"text": "Steady load %d" % len(results),
+                                                       "sampling_params": {"max_new_tokens": 24, "ignore_eos": True}},
+                                timeout=30)
+            results.append(status == 200 and bool((body or {}).get("text")))
+
+    def watch():
+        """The worker sets the router lists while the restart runs: each node must leave it once."""
+        while not stop.is_set():
+            status, body = call(cluster, "/workers")
+            if status == 200:
+                seen.add(tuple(sorted(w["url"] for w in body["workers"])))
+            time.sleep(0.2)
+
+    threads = [threading.Thread(target=work) for work in (load, load, load, watch)]
+    for thread in threads:
+        thread.start()
+    try:
+        out = playbook(cluster, "playbooks/rolling_restart.yml")
+        time.sleep(1)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert out.returncode == 0, out.stdout[-5000:]
+    assert len(results) >= 20 and all(results), "%d of %d requests failed" % (results.count(False), len(results))
+    # Each node's server was out of the router while it restarted, and both are back and healthy.
+    assert all(any(u not in listed for listed in seen) for u in urls), seen
+    assert healthy(cluster) == dict((u, True) for u in urls)
+    assert generated(cluster, 4) == 4
 
 
 def test_teardown_removes_the_router_and_the_servers_and_a_second_one_changes_nothing(routed):

@@ -16,8 +16,6 @@ NO_SCENARIO_YET = {
                     "have to fake the fingerprinted image. tests/integration/test_sim_e2e.py runs it for real",
     "sglang_bench": "not written yet: it needs a serving node (as the sglang_service scenario makes) and the "
                     "benchmark client's image; test_sim_e2e.py and test_bench_fidelity.py run it",
-    "sglang_router": "not written yet: it needs serving nodes behind it (as the sglang_service scenario makes); "
-                     "tests/integration/test_router_fleet.py runs the role on a private cluster with a failover",
 }
 
 
