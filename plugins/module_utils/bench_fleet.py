@@ -31,6 +31,11 @@ GSP_FLAGS = (("num_groups", "--gsp-num-groups"), ("prompts_per_group", "--gsp-pr
              ("output_len", "--gsp-output-len"))
 # Counters SGLang's tokenizer manager exports with --enable-metrics (srt/metrics/collector.py).
 COUNTERS = (("cached_tokens", "sglang:cached_tokens_total"), ("prompt_tokens", "sglang:prompt_tokens_total"))
+# The client's backend through the router: OpenAI completions (the request function of its
+# sglang-oai backend). bench_serving 0.4.9 ends every run of a backend named sglang* by reading
+# /get_server_info's internal_states, and sglang-router 0.3.2 answers that route with its own
+# counts ({"router_manager": true, ...}), so those runs stop with a KeyError and write no result.
+FLEET_BACKEND = "vllm"
 _SAMPLE = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
 
 
@@ -61,7 +66,7 @@ def fleet_runs(target, settings, supported=None):
     workers = _int(settings.get("workers"), "the router's worker count", 1)
     runs = []
     if settings.get("concurrency"):
-        for run in bench_runs([target], dict(settings, engine="sglang"), supported):
+        for run in bench_runs([target], dict(settings, engine="sglang", backend=FLEET_BACKEND), supported):
             run["fleet"] = {"kind": "sweep", "policy": settings.get("policy"), "workers": workers}
             runs.append(run)
     gsp = settings.get("gsp") or {}
@@ -74,7 +79,7 @@ def fleet_runs(target, settings, supported=None):
         for key, flag in GSP_FLAGS:
             extra += [flag, str(values[key])]
         planned = bench_runs([target], dict(
-            settings, engine="sglang", label=policy, port=settings.get("policy_port"),
+            settings, engine="sglang", backend=FLEET_BACKEND, label=policy, port=settings.get("policy_port"),
             concurrency=[_int(gsp.get("concurrency"), "sglang_bench_gsp_concurrency", 1)],
             dataset_name=GSP_DATASET, dataset_path="",
             num_prompts=values["num_groups"] * values["prompts_per_group"],

@@ -38,6 +38,8 @@ def test_the_sweep_targets_the_router_and_each_policy_runs_the_shared_prefix_wor
     assert sweep["fleet"] == {"kind": "sweep", "policy": "cache_aware", "workers": 3}
     assert sweep["port"] == 30080 and sweep["auth"] is True and sweep["num_prompts"] == 48
     assert sweep["client_args"][sweep["client_args"].index("--port") + 1] == "30080"
+    # OpenAI completions: bench_serving 0.4.9's sglang backends stop on the router's /get_server_info.
+    assert all(r["client_args"][r["client_args"].index("--backend") + 1] == "vllm" and r["engine"] == "sglang" for r in runs)
     assert policy["fleet"] == {"kind": "policy", "policy": "cache_aware", "workers": 3}
     args = policy["client_args"]
     assert args[args.index("--port") + 1] == "30081"
