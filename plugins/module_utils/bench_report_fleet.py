@@ -157,6 +157,13 @@ def best(fleet):
             "workers": top.get("workers"), "policy": top.get("policy")}
 
 
+def failed(fleet):
+    """The runs through the router that completed nothing, as the module's failed_runs lists them."""
+    rows = list((fleet or {}).get("sweep") or []) + list((fleet or {}).get("policies") or [])
+    return [{"host": "%s (router)" % (fleet.get("router_host") or "?"), "run": row["run"], "error": row["error"]}
+            for row in rows if row["state"] == "failed"]
+
+
 # --------------------------------------------------------------------------- the section
 
 def _cell(row, field, digits=1):
@@ -188,7 +195,9 @@ def _tables(fleet):
                          _cell(row, "tpot_p99_ms", 2), "n/a" if row["server_share"] is None else str(row["server_share"]),
                          summed, ratio])
         out.append(("Fleet sweep (policy %s, %s servers)" % (fleet["policy"] or "?", fleet["workers"] or "?"),
-                    "The per-node sweep summed over the hosts at c = fleet concurrency / servers, each server's share.",
+                    "The per-node sweep summed over the hosts at c = fleet concurrency / servers, each server's share. "
+                    "Through the router the client sends OpenAI completions (its backend vllm), as bench_serving 0.4.9's "
+                    "sglang backends stop on the router's /get_server_info.",
                     headers, rows))
     if fleet["policies"]:
         headers = ["Policy", "Concurrency", "Output tok/s", "TTFT mean ms", "TTFT p99 ms", "Cached tokens", "Prompt tokens",

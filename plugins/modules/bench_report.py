@@ -253,7 +253,9 @@ regressions:
       limit_pct: -5.0
       kind: throughput_drop
 failed_runs:
-  description: Runs that completed no request, with the error their metadata recorded (null when none was recorded).
+  description:
+    - Runs that completed no request, with the error their metadata recorded (null when none was recorded).
+    - Those through the router have the host C(<router host> (router)).
   returned: always
   type: list
   elements: dict
@@ -324,7 +326,7 @@ from ansible_collections.npu.sglang.plugins.module_utils.bench_analysis import (
 )
 from ansible_collections.npu.sglang.plugins.module_utils.bench_report_plots import MatplotlibMissing, require_matplotlib
 from ansible_collections.npu.sglang.plugins.module_utils.bench_fleet import FLEET_DIR
-from ansible_collections.npu.sglang.plugins.module_utils.bench_report_fleet import add_to_files, fleet_summary, best as fleet_best
+from ansible_collections.npu.sglang.plugins.module_utils.bench_report_fleet import add_to_files, fleet_summary, best as fleet_best, failed as fleet_failed
 from ansible_collections.npu.sglang.plugins.module_utils.bench_report_render import (
     CSV_FILE, HTML_FILE, MARKDOWN_FILE, SUMMARY_FILE, render_files, write_files,
 )
@@ -406,7 +408,7 @@ def run_module():
         regressions=summary["regressions"],
         failed_runs=[dict(host=host, run=run_id, error=record.get("error"))
                      for host, data in summary["hosts"].items() for run_id, record in data["runs"].items()
-                     if record.get("status") == "failed"],
+                     if record.get("status") == "failed"] + fleet_failed(summary["fleet"]),
         limit_findings=summary["limits"]["findings"] if summary["limits"] else [],
         limit_violations=summary["limits"]["violations"] if summary["limits"] else 0,
         skipped_inputs=summary["skipped"],

@@ -7,7 +7,7 @@ import shutil
 
 from ansible_collections.npu.sglang.plugins.module_utils.bench_analysis import build_summary
 from ansible_collections.npu.sglang.plugins.module_utils.bench_report_fleet import (
-    add_to_files, best, fleet_summary, markdown,
+    add_to_files, best, failed, fleet_summary, markdown,
 )
 from ansible_collections.npu.sglang.plugins.module_utils.bench_report_render import (
     HTML_FILE, MARKDOWN_FILE, SUMMARY_FILE, render_files,
@@ -81,8 +81,9 @@ def test_each_fleet_point_stands_beside_the_per_node_sweep_summed_at_each_server
     assert rows[16]["server_share"] == 8 and rows[16]["output_throughput"] == 1650.0
     assert rows[16]["nodes_output_throughput"] == cluster["output_throughput"] and cluster["output_throughput"] > 0
     assert rows[30]["server_share"] == 15 and rows[30]["nodes_output_throughput"] is None and rows[30]["nodes_state"] == "missing"
-    failed = [row for row in fleet["sweep"] if row["state"] == "failed"]
-    assert len(failed) == 1 and failed[0]["output_throughput"] is None and "no result line" in failed[0]["error"]
+    broken = [row for row in fleet["sweep"] if row["state"] == "failed"]
+    assert len(broken) == 1 and broken[0]["output_throughput"] is None and "no result line" in broken[0]["error"]
+    assert failed(fleet) == [{"host": "node1 (router)", "run": "fleet_sglang_in1024_out512_c64", "error": "exit code 1, no result line"}]
     assert best(fleet) == {"output_throughput": 2500.0, "max_concurrency": 30, "workers": 2, "policy": "cache_aware"}
 
 
@@ -113,6 +114,6 @@ def test_a_run_without_fleet_results_has_no_section(tmp_path):
     root = str(tmp_path / "run")
     shutil.copytree(os.path.join(CLUSTER, "raw"), os.path.join(root, "raw"))
     summary = _summary(root)
-    assert summary["fleet"] is None and best(None) is None
+    assert summary["fleet"] is None and best(None) is None and failed(None) == []
     files = render_files(summary, with_plots=False)
     assert add_to_files(dict(files), None, MARKDOWN_FILE, HTML_FILE) == files
