@@ -7,6 +7,11 @@ node's server stopped, after the router's health checks no request fails; starte
 back into the router. The servers share an API key, which must reach no command line. That a
 second run changes nothing is checked by test_sim_e2e.py: the sim inventory puts the router on
 the first node, so the e2e's second site.yml (changed=0 on every host) runs the role again.
+
+benchmark.yml then runs through the router, with the real client (sglang 0.4.9's bench_serving,
+the image test_bench_fidelity.py builds, loaded into the first node's Docker): a tiny fleet sweep
+and the routing policy comparison on the shared-prefix workload, whose report must hold the fleet
+section and show cache_aware with more cached tokens than round_robin.
 """
 import json
 import re
@@ -16,6 +21,8 @@ import urllib.request
 import pytest
 
 from simtest import recap, run, standin_cluster, tool
+# pytest fixtures, used by their names as arguments: the image with the real client.
+from test_bench_fidelity import client_image, client_python  # noqa: F401 # pylint: disable=unused-import
 
 pytestmark = [pytest.mark.sim, pytest.mark.slow]
 
@@ -132,6 +139,35 @@ def test_a_stopped_server_leaves_the_router_without_failed_requests_and_comes_ba
     before = routed_to(cluster, lost)
     assert generated(cluster, 6) == 6
     assert routed_to(cluster, lost) > before
+
+
+def test_the_benchmark_goes_through_the_router_and_cache_aware_keeps_more_prefix_hits(routed, client_image, tmp_path):
+    """benchmark.yml on the router's node: per-node point c=2, the fleet at c=4 (2 per server) and
+    both policies on 4 groups of 4 prompts sharing a 512-token system prompt."""
+    cluster = routed
+    load = run(["sh", "-c", 'docker save "$1" | docker exec -i "$2" docker load', "sh", client_image, NODES[0]], timeout=600)
+    assert load.returncode == 0, load.stdout
+    settings = {"sglang_bench_image": client_image, "sglang_bench_env_wrapper": [], "sglang_bench_report_dir": str(tmp_path),
+                "sglang_bench_run_id": "fleet", "sglang_bench_concurrency": [2], "sglang_bench_input_len": 64,
+                "sglang_bench_output_len": 8, "sglang_bench_min_prompts": 8, "sglang_bench_prompts_per_concurrency": 2,
+                "sglang_bench_gsp_num_groups": 4, "sglang_bench_gsp_prompts_per_group": 4, "sglang_bench_gsp_system_prompt_len": 512,
+                "sglang_bench_gsp_question_len": 16, "sglang_bench_gsp_output_len": 4, "sglang_bench_gsp_concurrency": 4}
+    out = playbook(cluster, "playbooks/benchmark.yml", "--limit", NODES[0] + ",localhost", "-e", json.dumps(settings))
+    assert out.returncode == 0, out.stdout[-8000:]
+    assert KEY not in out.stdout
+    fleet = json.loads((tmp_path / "fleet" / "report" / "summary.json").read_text(encoding="utf-8"))["fleet"]
+    assert fleet["workers"] == 2 and fleet["policy"] == "round_robin"
+    assert [(row["max_concurrency"], row["server_share"], row["state"]) for row in fleet["sweep"]] == [(4, 2, "ok")]
+    assert fleet["sweep"][0]["output_throughput"] > 0 and fleet["sweep"][0]["nodes_output_throughput"] is not None
+    policies = dict((row["policy"], row) for row in fleet["policies"])
+    assert sorted(policies) == ["cache_aware", "round_robin"] and all(row["state"] == "ok" for row in policies.values())
+    assert policies["cache_aware"]["cached_tokens"] > policies["round_robin"]["cached_tokens"], policies
+    assert "## Fleet through the router" in (tmp_path / "fleet" / "report" / "report.md").read_text(encoding="utf-8")
+    assert "npu.sglang: fleet through the router:" in out.stdout
+    # The temporary router is gone and the production one was left alone.
+    assert on(NODES[0], "systemctl", "is-active", "npu-sglang-bench-router.service", check=False).stdout.strip() != "active"
+    assert on(NODES[0], "systemctl", "is-active", "npu-sglang-router.service").stdout.strip() == "active"
+    assert not any(KEY.encode() in path.read_bytes() for path in tmp_path.rglob("*") if path.is_file())
 
 
 def test_teardown_removes_the_router_and_the_servers_and_a_second_one_changes_nothing(routed):
