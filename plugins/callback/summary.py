@@ -119,6 +119,10 @@ def lines(total):
         knees = report.get("knees") or []
         if knees:
             out.append("knee within the SLA: " + "; ".join(knees))
+        fleet = report.get("fleet") or {}
+        if isinstance(fleet, dict) and fleet.get("output_throughput") is not None:
+            out.append("fleet through the router: %.1f tok/s at concurrency %s (%s servers, policy %s)" % (
+                float(fleet["output_throughput"]), fleet.get("max_concurrency"), fleet.get("workers"), fleet.get("policy")))
         if report.get("simulated"):
             out.append("SIMULATED results: the report labels them")
     if out:

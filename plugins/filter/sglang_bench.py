@@ -14,6 +14,9 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.npu.sglang.plugins.module_utils.bench_command import (
     BenchPlanError, bench_runs, bench_targets, docker_run, redact, server_flags, vllm_server_args,
 )
+from ansible_collections.npu.sglang.plugins.module_utils.bench_fleet import (
+    cache_deltas, fleet_concurrency, fleet_runs, router_variant,
+)
 
 
 def _wrap(func, name):
@@ -38,4 +41,8 @@ class FilterModule(object):
             "bench_vllm_args": _wrap(vllm_server_args, "bench_vllm_args"),
             "bench_redact": _wrap(redact, "bench_redact"),
             "bench_server_flags": _wrap(server_flags, "bench_server_flags"),
+            "bench_fleet_concurrency": _wrap(fleet_concurrency, "bench_fleet_concurrency"),
+            "bench_fleet_runs": _wrap(fleet_runs, "bench_fleet_runs"),
+            "bench_router_variant": _wrap(router_variant, "bench_router_variant"),
+            "bench_cache_deltas": _wrap(cache_deltas, "bench_cache_deltas"),
         }

@@ -745,6 +745,9 @@ ENGINES = ("sglang", "vllm")
 SLA = Kind(check_sla, "dict of limits >= 0 (min_completed_ratio 0-1) for the keys %s" % ", ".join(SLA_KEYS),
            {"ttft_p99_ms": -1})
 CONCURRENCY = Kind(check_concurrency, "non-empty list of whole numbers >= 1", [8, 0])
+# The policies the benchmark can compare (sglang-router 0.3.2's --policy choices but manual, which
+# routes by a header the benchmark client does not send).
+ROUTER_BENCH_POLICIES = ("random", "round_robin", "cache_aware", "power_of_two")
 # Parsed by the release's launch_server (roles/npu_stack/files/sglang_cli/<release>.json): a
 # value its parser refuses fails as inst_launch_contract says; the cross-field rules add the rest.
 SGLANG_FLAG = "checked against the launch_server parser of the stack's SGLang release"
@@ -934,6 +937,20 @@ VARIABLE_CHECKS = [
           "give a fraction in (0, 1], e.g. 0.9, or null"),
     Check("sglang_bench_vllm_max_(model_len|num_seqs)", whole(1, none_ok=True), "give a whole number of at least 1, or null"),
     Check("sglang_bench_service_unit_prefix", WORD, "give the unit prefix, e.g. npu-sglang@"),
+    # through the router (tasks/fleet.yml)
+    Check("sglang_bench_fleet_concurrency",
+          Kind(lambda v: None if v is None or v == [] else check_concurrency(v), "list of whole numbers >= 1, [] or null", [0]),
+          "list the fleet's concurrencies, e.g. [24, 48], or [] for no sweep through the router, or null for the default"),
+    Check("sglang_bench_router_policies",
+          list_of(lambda v: None if str(v) in ROUTER_BENCH_POLICIES else "not one of %s" % ", ".join(ROUTER_BENCH_POLICIES),
+                  "one of %s" % ", ".join(ROUTER_BENCH_POLICIES), ["manual"]),
+          "list sglang-router policies, e.g. [cache_aware, round_robin], or [] for no comparison"),
+    Check("sglang_bench_router_(prometheus_)?port", Kind(PORT.check, "TCP port 1-65535, apart from the router's and the servers' ports",
+                                                         70000, 1, 65535), "choose a free port of the router host, e.g. 30081"),
+    Check("sglang_bench_router_start_timeout", SECONDS, "give the seconds, at least 1"),
+    Check("sglang_bench_router_(config_dir|venv)", ABS_PATH, "give the absolute directory role sglang_router uses"),
+    Check("sglang_bench_gsp_(num_groups|prompts_per_group|system_prompt_len|question_len|output_len|concurrency)", whole(1),
+          "give a whole number of at least 1"),
     # sglang_build
     Check("sglang_build_image_name", REPOSITORY, "give the repository of the built image, e.g. npu-sglang"),
     Check(r"sglang_build_\w+_ref", GIT_REF, "give a branch, tag or commit id without spaces"),
@@ -1368,6 +1385,31 @@ def rule_vllm_port(values, ctx):
                 return
 
 
+def rule_bench_router_ports(values, ctx):
+    """On a router host, the policy comparison's temporary router needs ports that neither the
+    production router nor a server of the host holds, and two of its own."""
+    group = str(values.get("npu_sglang_router_group") or "sglang_router")
+    if ctx.get("host") not in (ctx.get("groups") or {}).get(group, []):
+        return
+    taken = []
+    for name in ("sglang_router_port", "sglang_router_prometheus_port"):
+        if as_int(values.get(name)) is not None:
+            taken.append((as_int(values.get(name)), "the router's %s" % name))
+    for inst in instances(values, ctx):
+        taken.append((as_int(inst["port"]), "server %s" % inst.name))
+    mine = []
+    for name in ("sglang_bench_router_port", "sglang_bench_router_prometheus_port"):
+        port = as_int(values.get(name))
+        if port is None:
+            continue
+        for other, owner in taken + mine:
+            if port == other:
+                yield Problem(name, port, "%s uses port %s on this host" % (owner, port),
+                              "give the temporary router of the policy comparison free ports, e.g. 30081 and 29001")
+                break
+        mine.append((port, name))
+
+
 # Credentials that only work together: (username, password, what they log in to or None).
 CREDENTIALS = (
     ("sglang_build_registry_username", "sglang_build_registry_password", None),
@@ -1389,7 +1431,7 @@ def rule_credentials(values, ctx):
                           "set %s to host[:port][/namespace], or drop %s and %s" % (target, user, password))
 
 
-RULES = [rule_variables, rule_vllm_port, rule_credentials, rule_stack_profile, rule_stack_versions, rule_stack_keys, rule_chip_lists,
+RULES = [rule_variables, rule_vllm_port, rule_bench_router_ports, rule_credentials, rule_stack_profile, rule_stack_versions, rule_stack_keys, rule_chip_lists,
          rule_instances, rule_instances_apart]
 
 

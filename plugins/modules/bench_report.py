@@ -20,6 +20,9 @@ description:
     C(tag), C(server_info), p90/p95 keys; C(Infinity) and C(NaN) accepted), C(vllm bench serve) result JSON
     (one object per run), accuracy C(result.jsonl) lines of the sglang MMLU and GSM8K scripts, and saved console
     output of either client (every C(Serving Benchmark Result) block becomes a run).
+  - Runs through the SGLang router (C(fleet/<run>.jsonl) with C(.meta.json) and, for the routing policy comparison,
+    C(.cache.json), written by role sglang_bench) get their own section, I(Fleet through the router), and
+    C(fleet) in C(summary.json); they are not a host's runs.
   - The expected layout is C(raw/<host>/<run>.jsonl|.json|.txt|.log), optionally with C(raw/<host>/<run>.meta.json)
     (keys C(command), C(server_flags), C(engine), C(backend), C(num_prompts), C(max_concurrency), C(input_len),
     C(output_len), C(simulated)) beside a result, and C(accuracy/<host>/result.jsonl). Loose files work too; their
@@ -255,7 +258,9 @@ regressions:
       limit_pct: -5.0
       kind: throughput_drop
 failed_runs:
-  description: Runs that completed no request, with the error their metadata recorded (null when none was recorded).
+  description:
+    - Runs that completed no request, with the error their metadata recorded (null when none was recorded).
+    - Those through the router have the host C(<router host> (router)).
   returned: always
   type: list
   elements: dict
@@ -309,6 +314,11 @@ knees:
   type: list
   elements: str
   sample: ["node1 sglang random in 1024 / out 64 c=32"]
+fleet:
+  description: The sweep point through the router with the highest output throughput (C(<input_dir>/fleet/)), or null.
+  returned: always
+  type: dict
+  sample: {output_throughput: 5210.4, max_concurrency: 48, workers: 3, policy: cache_aware}
 '''
 
 import os
@@ -320,6 +330,8 @@ from ansible_collections.npu.sglang.plugins.module_utils.bench_analysis import (
     SLA_STATS, BaselineError, LimitsError, build_summary, clean_limits, load_baseline,
 )
 from ansible_collections.npu.sglang.plugins.module_utils.bench_report_plots import MatplotlibMissing, require_matplotlib
+from ansible_collections.npu.sglang.plugins.module_utils.bench_fleet import FLEET_DIR
+from ansible_collections.npu.sglang.plugins.module_utils.bench_report_fleet import add_to_files, fleet_summary, best as fleet_best, failed as fleet_failed
 from ansible_collections.npu.sglang.plugins.module_utils.bench_report_render import (
     CSV_FILE, HTML_FILE, MARKDOWN_FILE, SUMMARY_FILE, ReportTemplateError, render_files, write_files,
 )
@@ -369,15 +381,18 @@ def run_module():
     except LimitsError as exc:
         module.fail_json(msg=str(exc))
 
-    inputs = collect_inputs(input_dir, exclude=[output_dir])
+    # The runs through the router (<input_dir>/fleet/) have their own section, not a host's table.
+    inputs = collect_inputs(input_dir, exclude=[output_dir, os.path.join(input_dir, FLEET_DIR)])
     summary = build_summary(inputs, params["title"], params["sla_ttft_ms"], params["sla_tpot_ms"], params["sla_stat"],
                             baseline_records=baseline_records, baseline_path=baseline,
                             max_throughput_drop_pct=params["max_throughput_drop_pct"], max_p99_rise_pct=params["max_p99_rise_pct"],
                             limits=limits, limits_engines=params["limits_engines"])
+    summary["fleet"] = fleet_summary(input_dir, summary)
     try:
         files = render_files(summary, templates_dir=params["templates_dir"])
     except ReportTemplateError as exc:
         module.fail_json(msg="%s; give templates_dir, the folder of report.md.j2 and report.html.j2" % exc)
+    files = add_to_files(files, summary["fleet"], MARKDOWN_FILE, HTML_FILE)
     try:
         changed_files = write_files(output_dir, files, check_mode=module.check_mode)
     except (IOError, OSError) as exc:
@@ -403,13 +418,14 @@ def run_module():
         regressions=summary["regressions"],
         failed_runs=[dict(host=host, run=run_id, error=record.get("error"))
                      for host, data in summary["hosts"].items() for run_id, record in data["runs"].items()
-                     if record.get("status") == "failed"],
+                     if record.get("status") == "failed"] + fleet_failed(summary["fleet"]),
         limit_findings=summary["limits"]["findings"] if summary["limits"] else [],
         limit_violations=summary["limits"]["violations"] if summary["limits"] else 0,
         skipped_inputs=summary["skipped"],
         requests=sum(int(record.get("completed") or 0) for data in summary["hosts"].values()
                      for record in data["runs"].values()),
         best=best_run(summary),
+        fleet=fleet_best(summary["fleet"]),
         knees=["%s %s c=%s" % (host, label, knee["max_concurrency"])
                for host, data in sorted(summary["hosts"].items())
                for label, knee in sorted((data.get("knee") or {}).items())

@@ -2,7 +2,10 @@
 nowhere but in the root-only key file each server reads.
 
 On the shared cluster after the e2e and runner tests: serve.yml with the key from a vault file
-(auth required), then benchmark.yml (the real client, which needs the key) with its report. Then
+(auth required) and router.yml (the router on the first node takes the same key), then
+benchmark.yml (the real client, which needs the key) with its report: the per-node sweep and,
+through the router, the fleet sweep and the routing-policy comparison on a shared-prefix workload,
+which must show cache_aware keeping more prefix-cache hits than round_robin. Then
 every playbook output (at -v), every file of the report, and every node's files outside the
 Docker image store (unit files, the server files, logs, the journal, the benchmark's run
 directory, the containers' logs) are searched for the key, and so is every process's command line on
@@ -22,10 +25,15 @@ pytestmark = [pytest.mark.sim, pytest.mark.slow]
 SECRET = "npu-key-" + uuid.uuid4().hex
 RUN_ID = "secret-4242"
 BENCH = {"sglang_bench_concurrency": [1, 2], "sglang_bench_input_len": 32, "sglang_bench_output_len": 8,
-         "sglang_bench_num_prompts": 4, "sglang_bench_run_id": RUN_ID}
+         "sglang_bench_num_prompts": 4, "sglang_bench_run_id": RUN_ID,
+         # Through the router: one fleet point, and both policies on 4 groups of 4 prompts sharing
+         # a 512-token system prompt.
+         "sglang_bench_fleet_concurrency": [3], "sglang_bench_gsp_num_groups": 4, "sglang_bench_gsp_prompts_per_group": 4,
+         "sglang_bench_gsp_system_prompt_len": 512, "sglang_bench_gsp_question_len": 16, "sglang_bench_gsp_output_len": 4,
+         "sglang_bench_gsp_concurrency": 4}
 # The file that holds the key by design, root-only, mounted into the server's container. (The
 # benchmark client's env file of the server exists only while the benchmark runs.)
-ALLOWED = [r"^/etc/npu-sglang/main\.key$"]
+ALLOWED = [r"^/etc/npu-sglang/main\.key$", r"^/etc/npu-sglang-router/api_key$"]
 
 
 def on(node, *cmd, check=True):
@@ -47,11 +55,13 @@ def keyed(shared_cluster, shared_deploy, tmp_path_factory):
     outputs = {}
     try:
         outputs["serve"] = site_playbook(*(common + ["playbooks/serve.yml"]), timeout=1200).stdout
+        outputs["router"] = site_playbook(*(common + ["playbooks/router.yml"]), timeout=900).stdout
         bench = json.dumps(dict(BENCH, sglang_bench_report_dir=str(reports)))
         outputs["benchmark"] = site_playbook(*(common + ["-e", bench, "playbooks/benchmark.yml"]), timeout=1800).stdout
         yield {"nodes": shared_cluster["nodes"], "outputs": outputs, "reports": reports}
     finally:
         site_playbook("playbooks/serve.yml", timeout=1200, check=False)
+        site_playbook("playbooks/router.yml", timeout=900, check=False)
 
 
 def _status(node, key=None):
@@ -69,7 +79,27 @@ def test_the_servers_require_the_vaulted_key(keyed):
         assert _status(node, SECRET) == "200", node
 
 
+def test_the_fleet_goes_through_the_router_and_cache_aware_keeps_more_prefix_hits(keyed):
+    summary = json.loads((keyed["reports"] / RUN_ID / "report" / "summary.json").read_text(encoding="utf-8"))
+    fleet = summary["fleet"]
+    assert fleet["workers"] == len(keyed["nodes"]) and fleet["policy"] == "cache_aware", fleet
+    assert [(row["max_concurrency"], row["state"]) for row in fleet["sweep"]] == [(3, "ok")], fleet["sweep"]
+    assert fleet["sweep"][0]["output_throughput"] > 0, fleet["sweep"]
+    policies = dict((row["policy"], row) for row in fleet["policies"])
+    assert sorted(policies) == ["cache_aware", "round_robin"] and all(row["state"] == "ok" for row in policies.values())
+    assert policies["cache_aware"]["cached_tokens"] > policies["round_robin"]["cached_tokens"], policies
+    assert "## Fleet through the router" in (keyed["reports"] / RUN_ID / "report" / "report.md").read_text(encoding="utf-8")
+    assert "npu.sglang: fleet through the router:" in keyed["outputs"]["benchmark"]
+    # The temporary router of the comparison is gone; the production one serves on.
+    router = keyed["nodes"][0]
+    assert on(router, "systemctl", "is-active", "npu-sglang-bench-router.service", check=False).stdout.strip() != "active"
+    assert on(router, "systemctl", "is-active", "npu-sglang-router.service").stdout.strip() == "active"
+
+
 def test_files_that_hold_the_key_are_root_only(keyed):
+    router = keyed["nodes"][0]
+    mode, owner = on(router, "stat", "-c", "%a %U", "/etc/npu-sglang-router/api_key").stdout.split()
+    assert (mode, owner) == ("600", "root"), (router, mode, owner)
     for node in keyed["nodes"]:
         for path in ["/etc/npu-sglang/main.key", "/etc/npu-sglang/main.env"]:
             mode, owner = on(node, "stat", "-c", "%a %U", path).stdout.split()

@@ -892,6 +892,58 @@ def test_prefix_cache_and_flush_cache(server):
     assert third["cached_tokens"] == 0
 
 
+def test_prefix_cache_is_bounded_by_its_pool_and_evicts_the_least_recently_used(sim_module):
+    cache = sim_module.PrefixCache(16, 64)  # a pool of 64 tokens: four 16-token blocks
+    a, b = list(range(0, 32)), list(range(100, 132))
+    assert cache.match_and_insert(a) == 0
+    assert cache.match_and_insert(b) == 0
+    assert cache.match_and_insert(a) == 32  # both fit: a hit
+    c = list(range(200, 232))
+    assert cache.match_and_insert(c) == 0  # evicts b, the least recently used
+    assert cache.match_and_insert(a) == 32
+    assert cache.match_and_insert(b) == 0
+    # A prompt longer than the pool keeps only its head, as a radix tree cannot keep a suffix alone.
+    long = list(range(500, 600))
+    cache.match_and_insert(long)
+    assert cache.match_and_insert(long) == 64
+
+
+def test_round_robin_over_a_small_pool_loses_hits_that_one_server_per_prefix_keeps(sim_module):
+    """Three shared prefixes of 64 tokens over two servers whose pools hold two prompts each:
+    sending the requests in turn to each server (round robin) puts every prefix on both and
+    evicts; sending each prefix to one server (cache aware) keeps every hit."""
+    prefixes = [list(range(1000 * g, 1000 * g + 64)) for g in range(3)]
+    spread = [sim_module.PrefixCache(16, 160) for _server in range(2)]
+    pinned = [sim_module.PrefixCache(16, 160) for _server in range(2)]
+    spread_hits = pinned_hits = sent = 0
+    for turn in range(8):
+        for g, prefix in enumerate(prefixes):
+            prompt = prefix + [90000 + turn * 10 + g] * 16
+            spread_hits += spread[sent % 2].match_and_insert(prompt)
+            pinned_hits += pinned[g % 2].match_and_insert(prompt)
+            sent += 1
+    assert pinned_hits == 64 * 3 * 7  # every prefix hits after its first turn
+    assert spread_hits < pinned_hits / 2
+
+
+def test_the_pool_bounds_the_server_prefix_cache(start_server, model_dir):
+    """max_total_tokens 256 (two ascend pages): a third 128-token prefix evicts the first."""
+    srv = start_server(["--model-path", model_dir, "--max-total-tokens", "256", "--device", "npu",
+                        "--attention-backend", "ascend", "--tp", "2"],
+                       env_extra={"ASCEND_RT_VISIBLE_DEVICES": "0,1", "SGLANG_SIM_TTFT_MS": "1", "SGLANG_SIM_TPOT_MS": "0.1"})
+
+    def cached(first):
+        body = {"input_ids": list(range(first, first + 129)), "sampling_params": {"max_new_tokens": 1}}
+        return srv.post("/generate", body).json()["meta_info"]["cached_tokens"]
+
+    assert [cached(0), cached(0)] == [0, 128]
+    assert cached(5000) == 0
+    assert cached(0) == 128  # two pages: both prefixes fit
+    assert cached(9000) == 0  # the third evicts the least recently used, 5000
+    assert cached(5000) == 0
+    assert cached(9000) == 128
+
+
 # --------------------------------------------------------------------------- validation
 
 FAILURES = [

@@ -79,3 +79,14 @@ def test_the_router_is_named_with_its_worker_count():
     alone = summary.lines(summary.combine([summary.figures({"npu_sglang_router": {"url": "http://h:1", "workers": 1}}, 1)]))
     assert alone[0] == "router: http://h:1 (1 worker)"
     assert not any("router" in line for line in summary.lines(summary.combine([summary.figures({"npu_sglang_served": ["a/b"]}, 1)])))
+
+
+def test_the_fleet_through_the_router_gets_one_line_after_the_per_node_figures():
+    report = {"path": "/r/report.html", "runs": 4, "hosts": 2, "requests": 100,
+              "best": {"host": "n1", "output_throughput": 900.0, "max_concurrency": 16},
+              "fleet": {"output_throughput": 1650.55, "max_concurrency": 32, "workers": 2, "policy": "cache_aware"}}
+    out = summary.lines(summary.combine([summary.figures({"npu_sglang_report": report}, 5)]))
+    assert out[1] == "fleet through the router: 1650.5 tok/s at concurrency 32 (2 servers, policy cache_aware)"
+    assert out[-1] == "report: /r/report.html"
+    report["fleet"] = None
+    assert not any("fleet" in line for line in summary.lines(summary.combine([summary.figures({"npu_sglang_report": report}, 5)])))

@@ -51,7 +51,7 @@ BASE = {
     "sglang_service_dist_port": 5000,
     "sglang_service_socket_ifname": "",
 }
-GROUPS = {"all": ["h1", "h2", "h3"], "npu_nodes": ["h1", "h2", "h3"], "pair": ["h1", "h2"], "other": ["h3"]}
+GROUPS = {"all": ["h1", "h2", "h3"], "npu_nodes": ["h1", "h2", "h3"], "pair": ["h1", "h2"], "other": ["h3"], "sglang_router": ["h1"]}
 CONTRACTS = load_contracts()
 
 
@@ -79,6 +79,11 @@ BAD = [
     # vLLM of the comparison on a port a server keeps; credentials without their pair.
     ("vllm on a server's port", {"sglang_bench_vllm_port": 30000}, "sglang_bench_vllm_port", "30000",
      "server main uses port 30000"),
+    # The policy comparison's temporary router on a router host, apart from the router and the servers.
+    ("temporary router on the router's port", {"sglang_router_port": 30080, "sglang_bench_router_port": 30080},
+     "sglang_bench_router_port", "30080", "the router's sglang_router_port uses port 30080"),
+    ("temporary router on a server's port", {"sglang_bench_router_prometheus_port": 30000},
+     "sglang_bench_router_prometheus_port", "30000", "server main uses port 30000"),
     ("registry user without password", {"sglang_build_registry_username": "bot"}, "sglang_build_registry_username",
      "'bot'", "sglang_build_registry_password is empty"),
     ("distribute credentials without registry", {"sglang_build_distribute_registry_username": "bot",
@@ -287,6 +292,8 @@ GOOD = [
     ("env devices", {"sglang_service_env": {"ASCEND_RT_VISIBLE_DEVICES": "4,5,6,7"}}),
     ("bench settings", {"sglang_bench_concurrency": [1, "8", 64], "sglang_bench_num_prompts": None,
                         "sglang_bench_sla": {"ttft_p99_ms": 0, "min_completed_ratio": 1, "e2e_p99_ms": None}}),
+    ("temporary router apart", {"sglang_router_port": 30080, "sglang_router_prometheus_port": 29000,
+                                "sglang_bench_router_port": 30081, "sglang_bench_router_prometheus_port": 29001}),
     ("upstream stack", {"npu_stack_profile": "upstream"}),
     ("post release of torch_npu", {"npu_stack_overrides": {"torch_npu": "2.6.0.post1"}}),
     ("commit ref", {"npu_stack_overrides": {"sglang_ref": "3f2c1d0e9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e"}}),
