@@ -7,14 +7,12 @@ Reads the runs role sglang_bench made through the router (``<run>/fleet/``, task
 the fleet sweep, each load point beside the per-node sweep summed over the hosts at each server's
 share of that load, and the routing policy comparison on the shared-prefix workload with the
 prefix-cache hits the servers counted. Builds the section's data (kept in summary.json under
-``fleet``) and its own Markdown and HTML, which ``add_to_files`` puts at the end of report.md
-and report.html, so the page renderer needs no knowledge of it.
+``fleet``) and its blocks, which the report's templates write after the per-node runs.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import html
 import json
 import math
 import os
@@ -30,7 +28,6 @@ META_SUFFIX = ".meta.json"
 CACHE_SUFFIX = ".cache.json"
 FIELDS = ("output_throughput", "request_throughput", "ttft_mean_ms", "ttft_p99_ms", "tpot_mean_ms", "tpot_p99_ms",
           "completed", "num_prompts", "max_concurrency")
-MARKER = "</body>"
 
 
 def _finite(value):
@@ -223,45 +220,13 @@ def _intro(fleet):
     return text
 
 
-def _md(text):
-    return str(text).replace("|", "\\|")
-
-
-def markdown(fleet):
-    out = ["## %s" % TITLE, "", _intro(fleet), ""]
-    for heading, caption, headers, rows in _tables(fleet):
-        out += ["### %s" % heading, "", "| " + " | ".join(_md(item) for item in headers) + " |",
-                "|" + "|".join("---" for _item in headers) + "|"]
-        out += ["| " + " | ".join(_md(item) for item in row) + " |" for row in rows]
-        out += ["", "_%s_" % caption, ""]
-    return "\n".join(out)
-
-
-def html_section(fleet):
-    esc = html.escape
-    out = ['<section id="fleet">', "<h2>%s</h2>" % esc(TITLE), "<p>%s</p>" % esc(_intro(fleet))]
-    for heading, caption, headers, rows in _tables(fleet):
-        out.append("<h3>%s</h3>" % esc(heading))
-        out.append('<div class="scroll"><table><caption>%s</caption>' % esc(caption))
-        out.append("<thead><tr>%s</tr></thead><tbody>" % "".join("<th>%s</th>" % esc(item) for item in headers))
-        for row in rows:
-            out.append("<tr>%s</tr>" % "".join(
-                '<td class="%s">%s</td>' % ("failed" if item == "failed" else ("missing" if item in ("missing", "n/a") else "num"), esc(item))
-                for item in row))
-        out.append("</tbody></table></div>")
-    out.append("</section>")
-    return "\n".join(out) + "\n"
-
-
-def add_to_files(files, fleet, markdown_name, html_name):
-    """Append the section to the rendered report.md and report.html (before </body>)."""
+def blocks(fleet):
+    """The section as report blocks (bench_report_render.build_document lays them out with the rest):
+    ("h2" | "h3" | "p", text) and ("table", headers, rows of (text, kind), caption)."""
     if not fleet:
-        return files
-    if markdown_name in files:
-        files[markdown_name] = (files[markdown_name].decode("utf-8").rstrip("\n") + "\n\n" + markdown(fleet).rstrip("\n") + "\n").encode("utf-8")
-    if html_name in files:
-        page = files[html_name].decode("utf-8")
-        at = page.rfind(MARKER)
-        at = len(page) if at < 0 else at
-        files[html_name] = (page[:at] + html_section(fleet) + page[at:]).encode("utf-8")
-    return files
+        return []
+    out = [("h2", TITLE), ("p", _intro(fleet))]
+    for heading, caption, headers, rows in _tables(fleet):
+        kinds = [[(item, item if item in ("failed", "missing") else None) for item in row] for row in rows]
+        out += [("h3", heading), ("table", headers, kinds, caption)]
+    return out

@@ -28,6 +28,7 @@ from ansible_collections.npu.sglang.plugins.module_utils.bench_analysis import (
     FIXED_BATCH, SWEEP_CONCURRENCIES, index_series, records_from_summary, sorted_series_keys, state_of,
 )
 from ansible_collections.npu.sglang.plugins.module_utils.bench_report_plots import all_plots
+from ansible_collections.npu.sglang.plugins.module_utils.bench_report_fleet import blocks as fleet_blocks
 
 SUMMARY_FILE = "summary.json"
 CSV_FILE = "results.csv"
@@ -364,6 +365,12 @@ def build_document(summary, records, plots):
     if summary.get("cluster"):
         doc.add("h2", "Cluster (sum over hosts)")
         doc.add("table", _cluster_table(summary))
+
+    for block in fleet_blocks(summary.get("fleet")):
+        if block[0] == "table":
+            doc.add("table", Table(block[1], [[cell(text, kind) for text, kind in row] for row in block[2]], block[3]))
+        else:
+            doc.add(*block)
 
     comparison = summary.get("comparison")
     doc.add("h2", "SGLang vs vLLM")

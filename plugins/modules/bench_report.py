@@ -331,7 +331,7 @@ from ansible_collections.npu.sglang.plugins.module_utils.bench_analysis import (
 )
 from ansible_collections.npu.sglang.plugins.module_utils.bench_report_plots import MatplotlibMissing, require_matplotlib
 from ansible_collections.npu.sglang.plugins.module_utils.bench_fleet import FLEET_DIR
-from ansible_collections.npu.sglang.plugins.module_utils.bench_report_fleet import add_to_files, fleet_summary, best as fleet_best, failed as fleet_failed
+from ansible_collections.npu.sglang.plugins.module_utils.bench_report_fleet import fleet_summary, best as fleet_best, failed as fleet_failed
 from ansible_collections.npu.sglang.plugins.module_utils.bench_report_render import (
     CSV_FILE, HTML_FILE, MARKDOWN_FILE, SUMMARY_FILE, ReportTemplateError, render_files, write_files,
 )
@@ -392,7 +392,6 @@ def run_module():
         files = render_files(summary, templates_dir=params["templates_dir"])
     except ReportTemplateError as exc:
         module.fail_json(msg="%s; give templates_dir, the folder of report.md.j2 and report.html.j2" % exc)
-    files = add_to_files(files, summary["fleet"], MARKDOWN_FILE, HTML_FILE)
     try:
         changed_files = write_files(output_dir, files, check_mode=module.check_mode)
     except (IOError, OSError) as exc:

@@ -6,9 +6,7 @@ import os
 import shutil
 
 from ansible_collections.npu.sglang.plugins.module_utils.bench_analysis import build_summary
-from ansible_collections.npu.sglang.plugins.module_utils.bench_report_fleet import (
-    add_to_files, best, failed, fleet_summary, markdown,
-)
+from ansible_collections.npu.sglang.plugins.module_utils.bench_report_fleet import best, failed, fleet_summary
 from ansible_collections.npu.sglang.plugins.module_utils.bench_report_render import (
     HTML_FILE, MARKDOWN_FILE, SUMMARY_FILE, render_files,
 )
@@ -88,25 +86,27 @@ def test_each_fleet_point_stands_beside_the_per_node_sweep_summed_at_each_server
 
 
 def test_the_policy_table_has_the_hits_the_servers_counted_and_unknown_when_one_did_not(tmp_path):
-    fleet = _summary(_input(tmp_path))["fleet"]
+    summary = _summary(_input(tmp_path))
+    fleet = summary["fleet"]
     policies = dict((row["policy"], row) for row in fleet["policies"])
     assert sorted(policies) == ["cache_aware", "random", "round_robin"]
     assert policies["cache_aware"]["cached_tokens"] == 12000 and policies["cache_aware"]["cache_hit_rate"] == 0.75
     assert policies["round_robin"]["cached_tokens"] == 2200 and policies["round_robin"]["ttft_p99_ms"] == 180.0
     assert policies["random"]["cached_tokens"] is None and policies["random"]["cache_hit_rate"] is None
-    text = markdown(fleet)
+    text = render_files(summary, with_plots=False)[MARKDOWN_FILE].decode("utf-8")
     assert "| cache_aware | 16 | 900.0 | 60.0 | 120.0 | 12000 | 16000 | 75.0% |" in text
     assert "| random | 16 | 700.0 | 200.0 | 400.0 | n/a | n/a | n/a |" in text
-    assert "| 16 | 1650.0 |" in text and "| failed |" in text
+    assert "| 16 | 1650.0 |" in text and "| **failed** |" in text
 
 
-def test_the_section_ends_report_md_and_html_and_is_in_summary_json(tmp_path):
+def test_the_section_follows_the_per_node_runs_in_report_md_and_html_and_is_in_summary_json(tmp_path):
     summary = _summary(_input(tmp_path))
-    files = add_to_files(render_files(summary, with_plots=False), summary["fleet"], MARKDOWN_FILE, HTML_FILE)
+    files = render_files(summary, with_plots=False)
     md = files[MARKDOWN_FILE].decode("utf-8")
-    assert "## Fleet through the router" in md and md.index("## Fleet through the router") > md.index("## Runs per host")
+    assert md.index("## Runs per host") < md.index("## Fleet through the router") < md.index("## SGLang vs vLLM")
     page = files[HTML_FILE].decode("utf-8")
-    assert page.index('<section id="fleet">') < page.index("</body>") and "<h2>Fleet through the router</h2>" in page
+    assert page.index("<h2>Runs per host</h2>") < page.index("<h2>Fleet through the router</h2>") < page.index("</body>")
+    assert '<td class="failed num">failed</td>' in page and "<h3>Routing policies on the shared-prefix workload</h3>" in page
     assert json.loads(files[SUMMARY_FILE].decode("utf-8"))["fleet"]["workers"] == 2
 
 
@@ -116,4 +116,4 @@ def test_a_run_without_fleet_results_has_no_section(tmp_path):
     summary = _summary(root)
     assert summary["fleet"] is None and best(None) is None and failed(None) == []
     files = render_files(summary, with_plots=False)
-    assert add_to_files(dict(files), None, MARKDOWN_FILE, HTML_FILE) == files
+    assert "Fleet through the router" not in files[MARKDOWN_FILE].decode("utf-8") + files[HTML_FILE].decode("utf-8")
