@@ -463,7 +463,10 @@ class Perf:
             report_dir = os.path.join(WORK, "reports")
             shutil.rmtree(os.path.join(report_dir, run_id), ignore_errors=True)
             out = self.run.playbook("benchmark-%d-r%d" % (nodes, i + 1), playbook,
-                                    ["-e", "sglang_bench_run_id=" + run_id, "-e", "sglang_bench_report_dir=" + report_dir]
+                                    ["-e", "sglang_bench_run_id=" + run_id, "-e", "sglang_bench_report_dir=" + report_dir,
+                                     # The per-node sweep only: the runs through the router are a second
+                                     # benchmark, not orchestration overhead of this one.
+                                     "-e", json.dumps({"sglang_bench_fleet_concurrency": [], "sglang_bench_router_policies": []})]
                                     + (["-e", json.dumps(self.args.bench_vars)] if self.args.bench_vars else []),
                                     self.profiled())
             if not out["ok"]:
