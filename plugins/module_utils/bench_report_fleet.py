@@ -13,7 +13,6 @@ prefix-cache hits the servers counted. Builds the section's data (kept in summar
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import json
 import math
 import os
 
@@ -37,12 +36,13 @@ def _finite(value):
 
 
 def _read_cache(path):
-    try:
-        with open(path, "rb") as handle:
-            data = json.loads(handle.read().decode("utf-8"))
-    except (IOError, OSError, ValueError):
+    """A run's .cache.json (the servers' counters), or None when it is missing or not a JSON object."""
+    if not os.path.isfile(path):
         return None
-    return data if isinstance(data, dict) else None
+    try:
+        return load_meta(path)
+    except BenchParseError:
+        return None
 
 
 def load_runs(input_dir):
