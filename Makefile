@@ -77,14 +77,17 @@ molecule: venv docker-check
 	$(PY) -m pytest -q tests/integration/test_molecule.py
 
 # .env.yml, which molecule reads from the current directory when it renders molecule.yml: the
-# simulated node image and the CANN stand-in (built when missing); and the simulated model that
-# the sglang_service scenario mounts, as simctl does. Afterwards a plain shell in this
+# simulated node image, the CANN stand-in and the benchmark client's image (built when missing);
+# and the simulated model that the sglang_service scenario mounts, as simctl does. Afterwards a plain shell in this
 # directory runs `molecule list` and `molecule test -s ROLE` (extensions/molecule/ROLE).
 molecule-env: venv docker-check
 	@$(PY) tests/sim/model/make_sim_model.py .sim/model/sim-model >/dev/null
 	@node=$$($(PY) $(SIMCTL) build | tail -n 1); cann=$$($(PY) $(SIMCTL) cann | tail -n 2); \
 	{ echo "---"; echo "NPU_SIM_IMAGE: $$node"; echo "NPU_SIM_CANN_IMAGE: $$(sed -n 1p <<<"$$cann")"; \
-	  echo "NPU_SIM_CANN_ARCHIVE: $$(sed -n 2p <<<"$$cann")"; } > .env.yml; cat .env.yml
+	  echo "NPU_SIM_CANN_ARCHIVE: $$(sed -n 2p <<<"$$cann")"; \
+	  client=$$($(PY) $(SIMCTL) bench-client | tail -n 2); \
+	  echo "NPU_SIM_BENCH_CLIENT_IMAGE: $$(sed -n 1p <<<"$$client")"; \
+	  echo "NPU_SIM_BENCH_CLIENT_ARCHIVE: $$(sed -n 2p <<<"$$client")"; } > .env.yml; cat .env.yml
 
 # Every scenario, also those too long for CI (BY_HAND in tests/integration/test_molecule.py).
 molecule-all: venv docker-check

@@ -41,11 +41,6 @@ from simtest import tool, tool_env  # noqa: E402 pylint: disable=wrong-import-po
 SIM = os.path.join(ROOT, "tests", "sim", "node", "sglang-sim")
 DETECT = os.path.join(ROOT, "roles", "sglang_bench", "files", "detect_client.py")
 VENV = os.path.join(ROOT, ".cache", "bench-client-venv")
-# What sglang 0.4.9's bench_serving (the seed profile's release) needs: its own dependencies
-# (aiohttp, requests, tqdm, numpy, IPython, setproctitle), the transformers of its runtime extra
-# (4.53.0 in its pyproject.toml), and pydantic, which sglang/utils.py imports although the base
-# install does not declare it.
-CLIENT_REQUIREMENTS = ["sglang==0.4.9", "transformers==4.53.0", "pydantic"]
 READY = "The server is fired up and ready to roll!"
 
 # The latency model. TTFT is large enough that the client's own overhead stays well below 5% of
@@ -249,35 +244,15 @@ def _load_simctl():
     return module
 
 
-@pytest.fixture(scope="module")
-def client_image(client_python, tmp_path_factory):
-    """An image with the real client: the simulator's CANN stand-in image plus the client's wheels.
+# What sglang 0.4.9's bench_serving needs, without torch (simctl's bench client image has the same).
+CLIENT_REQUIREMENTS = _load_simctl().BENCH_CLIENT_REQUIREMENTS
 
-    The wheels are downloaded on this machine (its own index configuration) and installed in the
-    image without network access. The image is kept, tagged by a hash of its recipe, like the
-    simulator's images.
-    """
-    import hashlib
-    base, _archive = _load_simctl().cann_image()
-    recipe = "%s %s" % (base, " ".join(CLIENT_REQUIREMENTS))
-    tag = "npu-sglang-bench-client:%s" % hashlib.sha256(recipe.encode()).hexdigest()[:12]
-    if subprocess.run(["docker", "image", "inspect", tag], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                      check=False).returncode == 0:
-        return tag
-    ctx = str(tmp_path_factory.mktemp("client-image"))
-    proc = subprocess.run([client_python, "-m", "pip", "download", "--quiet", "-d", os.path.join(ctx, "wheels")]
-                          + CLIENT_REQUIREMENTS, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          check=False, timeout=1800)
-    assert proc.returncode == 0, proc.stdout[-5000:]
-    with open(os.path.join(ctx, "Dockerfile"), "w", encoding="utf-8") as handle:
-        handle.write("FROM %s\nCOPY wheels /tmp/wheels\n"
-                     "RUN python3 -m pip install --no-index --find-links /tmp/wheels --break-system-packages %s"
-                     " && rm -rf /tmp/wheels /root/.cache\n"
-                     "LABEL npu.sglang.test=bench-client\n" % (base, " ".join(CLIENT_REQUIREMENTS)))
-    proc = subprocess.run(["docker", "build", "-q", "-t", tag, ctx], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, check=False, timeout=1800)
-    assert proc.returncode == 0, proc.stdout[-5000:]
-    return tag
+
+@pytest.fixture(scope="module")
+def client_image(client_python):
+    """An image with the real client (simctl bench-client: the CANN stand-in plus the client's
+    wheels, installed without network), kept and tagged by a hash of its recipe."""
+    return _load_simctl().bench_client_image(save=False)[0]
 
 
 def _ansible(args, tmp_path):

@@ -12,6 +12,9 @@ SCENARIOS = sorted(os.path.basename(os.path.dirname(p))
 # Scenarios too long for the CI budget, run by `make molecule-all` (MOLECULE_ALL=1) and by hand
 # (`molecule test -s NAME`), with what they cost and where CI covers the role instead.
 BY_HAND = {
+    "sglang_bench": "4 min 3 s measured on a loaded 2-core machine (a node, the CANN stand-in and the client's image "
+                    "loaded, a server behind the health gate, a two-point sweep with the real client, the report); "
+                    "CI runs the benchmark in test_bench_fidelity.py and test_secrets.py",
     "sglang_doctor": "2 min 49 s measured on a loaded 2-core machine (a node and its inner engine, then the doctor); "
                      "CI runs the doctor on a private cluster with every planted fault in test_doctor.py",
     "sglang_service": "5 to 6.5 min measured on a loaded 2-core machine (a node, the CANN stand-in loaded, a server "
@@ -35,13 +38,18 @@ def test_molecule_scenario(scenario, sim_image):
         pytest.skip("by hand or make molecule-all: %s" % BY_HAND[scenario])
     # The CANN stand-in image that the node's inner Docker engine loads in prepare.
     cann_tag, cann_archive = run([sys.executable, SIMCTL, "cann"]).stdout.strip().splitlines()[-2:]
+    # The image with the real benchmark client that the sglang_bench scenario's node loads.
+    client_env = {}
+    if scenario == "sglang_bench":
+        client_tag, client_archive = run([sys.executable, SIMCTL, "bench-client"]).stdout.strip().splitlines()[-2:]
+        client_env = {"NPU_SIM_BENCH_CLIENT_IMAGE": client_tag, "NPU_SIM_BENCH_CLIENT_ARCHIVE": client_archive}
     # The simulated model the sglang_service scenario mounts (as `make molecule-env` writes it).
     run([sys.executable, os.path.join(ROOT, "tests", "sim", "model", "make_sim_model.py"),
          os.path.join(ROOT, ".sim", "model", "sim-model")])
     try:
         run([tool("molecule"), "test", "-s", scenario], timeout=1800,
             env={"NPU_SIM_IMAGE": sim_image, "MOLECULE_NO_LOG": "false",
-                 "NPU_SIM_CANN_IMAGE": cann_tag, "NPU_SIM_CANN_ARCHIVE": cann_archive})
+                 "NPU_SIM_CANN_IMAGE": cann_tag, "NPU_SIM_CANN_ARCHIVE": cann_archive, **client_env})
     finally:
         # The inner Docker engine's data volume is named by the scenario; leave nothing behind.
         run(["docker", "volume", "rm", "-f", "molecule-%s-docker" % scenario.replace("_", "-")],

@@ -14,8 +14,6 @@ ROLES = sorted(r for r in os.listdir(os.path.join(ROOT, "roles")) if os.path.isd
 NO_SCENARIO_YET = {
     "sglang_build": "its converge is a whole image build (tens of minutes on a simulated node); a cheap one would "
                     "have to fake the fingerprinted image. tests/integration/test_sim_e2e.py runs it for real",
-    "sglang_bench": "not written yet: it needs a serving node (as the sglang_service scenario makes) and the "
-                    "benchmark client's image; test_sim_e2e.py and test_bench_fidelity.py run it",
 }
 
 
