@@ -15,6 +15,9 @@ BY_HAND = {
     "sglang_bench": "4 min 3 s measured on a loaded 2-core machine (a node, the CANN stand-in and the client's image "
                     "loaded, a server behind the health gate, a two-point sweep with the real client, the report); "
                     "CI runs the benchmark in test_bench_fidelity.py and test_secrets.py",
+    "sglang_build": "26 min 26 s measured on a heavily loaded 2-core machine (a node, the CANN stand-in and the wheel "
+                    "directory, a whole image build from the sim's source mirrors, then the second converge that finds "
+                    "the image and builds nothing); CI builds the same way in test_sim_e2e.py",
     "sglang_doctor": "2 min 49 s measured on a loaded 2-core machine (a node and its inner engine, then the doctor); "
                      "CI runs the doctor on a private cluster with every planted fault in test_doctor.py",
     "sglang_service": "5 to 6.5 min measured on a loaded 2-core machine (a node, the CANN stand-in loaded, a server "

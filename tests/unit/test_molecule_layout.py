@@ -12,8 +12,6 @@ SCENARIOS = os.path.join(ROOT, "extensions", "molecule")
 ROLES = sorted(r for r in os.listdir(os.path.join(ROOT, "roles")) if os.path.isdir(os.path.join(ROOT, "roles", r)))
 # Roles whose scenario is still to be written, each with the reason. Empty when every role has one.
 NO_SCENARIO_YET = {
-    "sglang_build": "its converge is a whole image build (tens of minutes on a simulated node); a cheap one would "
-                    "have to fake the fingerprinted image. tests/integration/test_sim_e2e.py runs it for real",
 }
 
 
