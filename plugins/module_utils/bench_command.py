@@ -297,7 +297,7 @@ SECRET_ENV_LOADER = ('while IFS= read -r line || [ -n "$line" ]; do case "$line"
 
 
 def docker_run(spec, image, command, name=None, env=None, env_file=None, volumes=None, workdir=None,
-               detach=False, npu=False, remove=True, docker="docker"):
+               detach=False, npu=False, remove=True, docker="docker", interactive=False):
     """The ``docker run`` argv of a container from the docker_npu spec.
 
     Always the host network (the client reaches the server on the node's loopback) and the
@@ -305,6 +305,7 @@ def docker_run(spec, image, command, name=None, env=None, env_file=None, volumes
     server). ``volumes`` are added unless the spec already mounts something at their target.
     ``env`` is merged over the spec's; secrets belong in ``env_file``, never in ``env``: that
     file is mounted read-only and exported by the container's shell before ``command`` runs.
+    ``interactive`` keeps the container's stdin open (-i), for a command that reads its input there.
     """
     spec = dict(spec or {})
     if not _set(image):
@@ -314,6 +315,8 @@ def docker_run(spec, image, command, name=None, env=None, env_file=None, volumes
     argv = [docker, "run"]
     if detach:
         argv.append("-d")
+    if interactive:
+        argv.append("-i")
     if remove:
         argv.append("--rm")
     if name:

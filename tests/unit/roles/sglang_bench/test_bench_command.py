@@ -214,6 +214,13 @@ def test_the_client_container_gets_no_npu_but_the_spec_mounts_and_the_host_netwo
     rest = argv[argv.index("img:1"):]
     assert rest[:3] == ["img:1", "sh", "-c"] and rest[4] == "npu-sglang-secrets"
     assert rest[5:] == ["npu-sglang-env", "python3", "-m", "sglang.bench_serving", "--port", "30000"]
+    assert "-i" not in argv
+
+
+def test_the_sweep_driver_container_keeps_its_stdin_open_for_the_plan():
+    argv = docker_run(SPEC, "img:1", ["python3", "-c", "import sys; sys.stdin.read()"], name="npu-sglang-bench-main",
+                      interactive=True)
+    assert argv[:4] == ["docker", "run", "-i", "--rm"]
 
 
 def test_the_secrets_loader_exports_every_line_as_it_is(tmp_path):
