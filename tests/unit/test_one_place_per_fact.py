@@ -76,9 +76,9 @@ def validate(**variables):
 def add_launch_flag(copy):
     """--enable-cache-report (a switch of sglang 0.4.9's and 0.5.12.post1's launch parser, in both
     contract files): one row in the table, its option and instance key in the role's spec."""
-    edit(copy, "plugins/module_utils/launch.py", '    ("enable_metrics", "--enable-metrics", "switch"),\n',
-         '    ("enable_metrics", "--enable-metrics", "switch"),\n'
-         '    ("enable_cache_report", "--enable-cache-report", "switch"),\n')
+    edit(copy, "plugins/module_utils/launch.py", '    ("enable_metrics", "--enable-metrics", "switch", "bool"),\n',
+         '    ("enable_metrics", "--enable-metrics", "switch", "bool"),\n'
+         '    ("enable_cache_report", "--enable-cache-report", "switch", "bool"),\n')
     spec = "roles/sglang_service/meta/argument_specs.yml"
     edit(copy, spec, "          enable_metrics:\n            type: bool\n",
          "          enable_cache_report:\n            type: bool\n"
@@ -124,6 +124,67 @@ print(json.dumps({"on": on, "off": off, "per_server": per_server, "bad": bad, "b
     assert len(got["bad"]) == 1 and got["bad"][0].startswith("host h1: sglang_service_enable_cache_report = 'maybe': "), got["bad"]
     assert any("enable_cache_report" in line for line in got["bad_entry"]), got["bad_entry"]
     assert got["doc"] == ["| `sglang_service_enable_cache_report` | bool |  | true or false |"]
+
+
+def add_value_flag(copy):
+    """--max-running-requests (an int option of sglang 0.4.9's and 0.5.12.post1's launch parser, in
+    both contract files) with a collection default of 64: one row naming its kind of value, its
+    option with the default and its instance key in the role's spec. No defaults/main.yml, no
+    hand-written validation row."""
+    edit(copy, "plugins/module_utils/launch.py", '    ("enable_metrics", "--enable-metrics", "switch", "bool"),\n',
+         '    ("enable_metrics", "--enable-metrics", "switch", "bool"),\n'
+         '    ("max_running_requests", "--max-running-requests", "value", "int>=1"),\n')
+    spec = "roles/sglang_service/meta/argument_specs.yml"
+    edit(copy, spec, "          enable_metrics:\n            type: bool\n",
+         "          max_running_requests:\n            type: int\n"
+         "            description: This server's C(sglang_service_max_running_requests).\n"
+         "          enable_metrics:\n            type: bool\n")
+    edit(copy, spec, "      sglang_service_enable_metrics:\n",
+         "      sglang_service_max_running_requests:\n        type: int\n        default: 64\n"
+         "        description: C(--max-running-requests).\n"
+         "      sglang_service_enable_metrics:\n")
+
+
+def test_a_defaulted_value_flag_is_a_row_and_an_option(copy):
+    add_value_flag(copy)
+    got = run_in(copy, VALIDATE + """
+import json
+from ansible_collections.npu.sglang.plugins.action.resolve_instances import setting_values
+from ansible_collections.npu.sglang.plugins.module_utils.instances import resolve
+from variables_doc import render
+
+def argv(entries, **variables):
+    # What the role's resolver action reads: the host's variables (here the computed defaults of
+    # defaults/main.yml as Ansible templates them, and the model), else the spec's defaults.
+    task_vars = {"sglang_service_devices": list(range(8)), "sglang_service_tp": 8,
+                 "sglang_service_model_path": "/data/models/Qwen3-8B"}
+    task_vars.update(variables)
+    values = setting_values(task_vars, lambda value: value)
+    servers, _keys = resolve(entries, values, "h1", {"all": ["h1"]}, {"privileged": True, "devices": [], "env": {}}, {})
+    return dict((s["name"], s["argv"]) for s in servers)
+
+print(json.dumps({
+    "default": argv([{"name": "main"}]),
+    "set": argv([{"name": "main"}], sglang_service_max_running_requests=8),
+    "entry": argv([{"name": "a", "devices": [0, 1, 2, 3], "port": 30000},
+                   {"name": "b", "devices": [4, 5, 6, 7], "port": 30001, "max_running_requests": 16}]),
+    "valid": validate()[0], "valid_set": validate(sglang_service_max_running_requests=8)[0],
+    "bad": validate(sglang_service_max_running_requests=0)[0],
+    "bad_entry": validate(sglang_service_instances=[{"name": "main", "max_running_requests": -3}])[0],
+    "doc": [line for line in render().splitlines() if "max_running_requests" in line]}))
+""")
+
+    def value(argv):
+        return argv[argv.index("--max-running-requests") + 1]
+    assert value(got["default"]["main"]) == "64"
+    assert value(got["set"]["main"]) == "8"
+    assert value(got["entry"]["a"]) == "64" and value(got["entry"]["b"]) == "16"
+    assert got["valid"] == [] and got["valid_set"] == []
+    assert got["bad"] == ["host h1: sglang_service_max_running_requests = 0: must be at least 1. "
+                          "Fix: set it to a whole number >= 1"], got["bad"]
+    assert len(got["bad_entry"]) == 1 and got["bad_entry"][0].startswith(
+        "host h1: sglang_service_instances[0].max_running_requests = -3: server main: must be at least 1"), got["bad_entry"]
+    assert got["doc"] == ["| `sglang_service_max_running_requests` | int | `64` | whole number >= 1 |"]
 
 
 # --------------------------------------------------------------------------- a stack profile
