@@ -229,12 +229,14 @@ print(json.dumps({"mine": validate(npu_stack_profile="mine")[0], "nope": validat
 
 def test_a_metric_is_one_row(copy):
     """A latency the clients print (the cookbook samples' "Median E2E Latency (ms)") and a rate,
-    each a row: the record, results.csv, summary.json, both reports, a plot and an SLA limit."""
+    each a row: the record, results.csv, summary.json, both reports, a plot, an SLA limit and a
+    column of the SGLang vs vLLM tables."""
     edit(copy, "plugins/module_utils/bench_metrics.py", "LATENCY_STATS = (",
          'LATENCIES += (Metric("queue", "ms", LOWER, "Queue time", ("queue_time",), ("queue time",), False,\n'
-         '                      "Queue", "Time in the queue", ("median",), ("p99",), ("own",)),)\n'
+         '                      "Queue", "Time in the queue", ("median",), ("p99",), ("own",),\n'
+         '                      (("latency", 6, "p99", "P99 queue", False),)),)\n'
          'RATES += (Metric("goodput", "req/s", HIGHER, "Goodput", ("request_goodput",), ("request goodput (req/s)",), False,\n'
-         '                 "Goodput", "Request goodput", True, "min", ()),)\n'
+         '                 "Goodput", "Request goodput", True, "min", (), (("throughput", 3, None, "goodput", True),)),)\n'
          "LATENCY_STATS = (")
     got = run_in(copy, """
 import csv, io, json
@@ -257,12 +259,18 @@ files = render_files(summary, with_plots=False)
 from ansible_collections.npu.sglang.plugins.module_utils.bench_report_plots import latency_plots
 files.update((name, data) for name, data, _caption in latency_plots(records_from_summary(summary)))
 rows = list(csv.DictReader(io.StringIO(files["results.csv"].decode())))
+# The SGLang vs vLLM comparison of the saved two-engine run of the fixtures.
+both = build_summary(collect_inputs(os.path.join(os.getcwd(), "tests", "unit", "fixtures", "bench", "cluster")), "T", 2000.0, 100.0)
+compared = render_files(both, with_plots=False)
+pair = both["comparison"]["rows"][0]["metrics"]
 print(json.dumps({"csv": [rows[0].get("queue_median_ms"), rows[0].get("queue_p99_ms"), rows[0].get("goodput")],
                   "summary": [records_from_summary(json.loads(files["summary.json"].decode()))[0].get(key)
                               for key in ("queue_median_ms", "queue_p99_ms", "goodput")], "md": files["report.md"].decode(),
                   "html": files["report.html"].decode(), "plots": sorted(n for n in files if n.endswith(".png")),
                   "findings": [(f["limit"], f["kind"]) for f in summary["limits"]["findings"]],
-                  "rule": config_rules.check_sla({"queue_p99_ms": 1, "min_goodput": 2})}))
+                  "rule": config_rules.check_sla({"queue_p99_ms": 1, "min_goodput": 2}),
+                  "compare_md": [line for line in compared["report.md"].decode().splitlines() if line.startswith("| Host | Workload | Conc. | SGLang")],
+                  "compare_html": compared["report.html"].decode(), "pair": [sorted(pair["goodput"]), sorted(pair["queue_p99_ms"])]}))
 """)
     assert got["csv"] == ["6.5", "9.25", "3.5"]
     assert got["summary"] == [6.5, 9.25, 3.5]
@@ -271,3 +279,10 @@ print(json.dumps({"csv": [rows[0].get("queue_median_ms"), rows[0].get("queue_p99
     assert "queue.png" in got["plots"]
     assert sorted(got["findings"]) == [["min_goodput", "violation"], ["queue_p99_ms", "violation"]]
     assert got["rule"] is None
+    # The comparison tables: goodput after req/s (its place 3), the queue's P99 ratio after ITL's.
+    throughput = "| Host | Workload | Conc. | SGLang out tok/s | vLLM out tok/s | Ratio | SGLang req/s | vLLM req/s | Ratio | " \
+                 "SGLang goodput | vLLM goodput | Ratio |"
+    assert got["compare_md"][:2] == [throughput, throughput], got["compare_md"]
+    assert got["compare_md"][2].endswith("| P99 ITL ratio | P99 queue ratio |"), got["compare_md"]
+    assert "SGLang goodput" in got["compare_html"] and "P99 queue ratio" in got["compare_html"]
+    assert got["pair"] == [["ratio", "sglang", "sglang_state", "vllm", "vllm_state"]] * 2
