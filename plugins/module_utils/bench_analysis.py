@@ -212,9 +212,9 @@ def cluster_points(records):
 
 # --------------------------------------------------------------------------- comparison
 
-COMPARE_FIELDS = tuple((key, bench_metrics.label(key)) for key in (
-    "output_throughput", "request_throughput", "ttft_mean_ms", "tpot_mean_ms", "ttft_p99_ms", "tpot_p99_ms", "itl_p99_ms",
-)) + (("hbm_used_mb", "HBM used MB"),)
+# The registry's comparison figures (bench_metrics.compare_fields), then the chips' memory, which
+# npu-smi measures beside the client and so is no metric of the registry.
+COMPARE_FIELDS = tuple((key, bench_metrics.label(key)) for key in bench_metrics.compare_fields()) + (("hbm_used_mb", "HBM used MB"),)
 
 
 def ratio(numerator, denominator):

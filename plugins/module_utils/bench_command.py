@@ -93,7 +93,7 @@ def bench_targets(resolved, select=None, image=None, profiler_dir=None, deployed
                   "tp": _int(instance.get("tp"), "tp of instance %s" % name, 1),
                   "profiler_dir": profiler_dir if _set(profiler_dir) else instance.get("profiler_dir"),
                   "auth": bool(instance.get("auth"))}
-        for key, flag, _kind in LAUNCH_FLAGS:
+        for key, flag, _kind, _rule in LAUNCH_FLAGS:
             if key in TARGET_SETTINGS:
                 target[key] = option_value(argv, flag) or ""
         for key, flag in TARGET_FLAGS:

@@ -18,8 +18,8 @@ before this table existed (its tests hold sglang and vLLM samples of each form):
 a rate when it drops, a latency's P99 when it rises, beyond the gate's limits.
 Adding a metric is adding a row here: the parser, the record, results.csv and summary.json, the run
 table of report.md and report.html, the plots it asks for, its SLA limit and the regression gate
-follow (bench_results, bench_analysis, bench_report_render, bench_report_plots, config_rules read
-this table).
+and its columns in the SGLang vs vLLM comparison tables follow (bench_results, bench_analysis,
+bench_report_render, bench_report_plots, config_rules read this table).
 """
 from __future__ import absolute_import, division, print_function
 
@@ -35,20 +35,30 @@ LOWER = "lower"
 # caption; table: shown in the report's run table (a rate: True; a latency: the stats shown);
 # limit: its per-run SLA limit (a rate: "min" for a lower bound named min_<key>; a latency: the
 # stats with an upper bound named <key>_<stat>_ms); plot: a latency's plots ("own": mean and P99
-# against concurrency, <key>.png; "p99": a panel of the P99 figure, p99.png).
-Metric = collections.namedtuple("Metric", "key unit better label json console regression short title table limit plot")
+# against concurrency, <key>.png; "p99": a panel of the P99 figure, p99.png), or for the one rate
+# the throughput plots draw (per host, summed over the cluster, the SGLang/vLLM ratio bars)
+# ("throughput", its name in their titles, the axis label); compare: its columns
+# in the SGLang vs vLLM tables (COMPARE_TABLES), each (table, place, stat, name, sides): the column's
+# place among that table's figures, the latency's stat (None for a rate), its name in the header,
+# and sides: True for three columns (SGLang <name>, vLLM <name>, Ratio), False for "<name> ratio".
+Metric = collections.namedtuple("Metric", "key unit better label json console regression short title table limit plot compare",
+                                defaults=((),))
+# The comparison tables, in the summary's order: the fixed batch and the concurrency sweep show the
+# "throughput" figures, then the latency table and the long generations.
+COMPARE_TABLES = ("throughput", "latency", "long")
 
 # Throughputs: one figure per run, higher is better.
 RATES = (
     Metric("request_throughput", "req/s", HIGHER, "Requests/s",
            ("request_throughput",), ("request throughput (req/s)",), False,
-           "Req/s", "Request throughput", True, None, ()),
+           "Req/s", "Request throughput", True, None, (), (("throughput", 2, None, "req/s", True),)),
     Metric("input_throughput", "tok/s", HIGHER, "Input tok/s",
            ("input_throughput",), ("input token throughput (tok/s)",), False,
            "In tok/s", "Input token throughput", False, None, ()),
     Metric("output_throughput", "tok/s", HIGHER, "Output tok/s",
            ("output_throughput",), ("output token throughput (tok/s)",), True,
-           "Out tok/s", "Output token throughput", True, "min", ()),
+           "Out tok/s", "Output token throughput", True, "min", (("throughput", "output throughput", "output tokens/s"),),
+           (("throughput", 1, None, "out tok/s", True), ("long", 1, None, "out tok/s", True))),
     # sglang 2026 writes total_throughput; vLLM writes total_token_throughput.
     Metric("total_throughput", "tok/s", HIGHER, "Total tok/s",
            ("total_throughput", "total_token_throughput"),
@@ -60,11 +70,14 @@ RATES = (
 # vLLM says e2el where sglang says e2e_latency (console: "e2e latency").
 LATENCIES = (
     Metric("ttft", "ms", LOWER, "TTFT", ("ttft",), ("ttft",), True,
-           "TTFT", "Time to first token", ("mean", "p99"), ("p99",), ("own", "p99")),
+           "TTFT", "Time to first token", ("mean", "p99"), ("p99",), ("own", "p99"),
+           (("latency", 1, "mean", "TTFT", True), ("latency", 3, "p99", "P99 TTFT", False))),
     Metric("tpot", "ms", LOWER, "TPOT", ("tpot",), ("tpot",), True,
-           "TPOT", "Time per output token", ("mean", "p99"), ("mean",), ("own", "p99")),
+           "TPOT", "Time per output token", ("mean", "p99"), ("mean",), ("own", "p99"),
+           (("latency", 2, "mean", "TPOT", True), ("latency", 4, "p99", "P99 TPOT", False),
+            ("long", 2, "mean", "Mean TPOT", False), ("long", 3, "p99", "P99 TPOT", False))),
     Metric("itl", "ms", LOWER, "ITL", ("itl",), ("itl",), True,
-           "ITL", "Inter-token latency", ("p99",), (), ("p99",)),
+           "ITL", "Inter-token latency", ("p99",), (), ("p99",), (("latency", 5, "p99", "P99 ITL", False),)),
     Metric("e2e", "ms", LOWER, "E2E latency", ("e2e_latency", "e2el"), ("e2e latency", "e2el"), False,
            "E2E", "End-to-end latency", ("mean",), ("p99",), ()),
 )
@@ -170,3 +183,34 @@ def latency_plots():
         plots.append(("p99.png", [[latency_key(metric, "p99")] for metric in panel], ["P99 %s" % name for name in names],
                       "P99 of %s vs max concurrency." % (" and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0])))
     return plots
+
+
+def compare_columns(table):
+    """[(record key, name, sides)] of one comparison table of COMPARE_TABLES, in their places."""
+    columns = []
+    for metric in RATES + LATENCIES:
+        for name, place, stat, title, sides in metric.compare:
+            if name == table:
+                columns.append((place, metric.key if stat is None else latency_key(metric, stat), title, sides))
+    return [(key, title, sides) for _place, key, title, sides in sorted(columns, key=lambda column: column[0])]
+
+
+def compare_fields():
+    """The record keys the SGLang/vLLM comparison reads, each once, in the tables' order, then the
+    rate of the ratio plot (throughput_plot) if no table has it."""
+    keys = []
+    for table in COMPARE_TABLES:
+        keys += [key for key, _title, _sides in compare_columns(table) if key not in keys]
+    drawn = throughput_plot()
+    if drawn is not None and drawn[0].key not in keys:
+        keys.append(drawn[0].key)
+    return tuple(keys)
+
+
+def throughput_plot():
+    """(metric, name, axis label) of the rate the throughput plots draw, or None."""
+    for metric in RATES:
+        for entry in metric.plot:
+            if entry[0] == "throughput":
+                return metric, entry[1], entry[2]
+    return None

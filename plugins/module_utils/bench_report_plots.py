@@ -142,8 +142,17 @@ def _finish(axis, title, ylabel, used_labels=(), legend=True):
         axis.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
 
 
+def _sentence(name):
+    return name[:1].upper() + name[1:]
+
+
 def throughput_per_host(records):
-    """[(file name, png bytes, caption)] of output throughput vs concurrency, one plot per host."""
+    """[(file name, png bytes, caption)] of the registry's throughput (bench_metrics.throughput_plot)
+    vs concurrency, one plot per host."""
+    drawn = bench_metrics.throughput_plot()
+    if drawn is None:
+        return []
+    metric, name, unit = drawn
     series = index_series(records)
     grid = _grid_by_workload(series)
     hosts = sorted(set(key[0] for key in series), key=str)
@@ -155,18 +164,20 @@ def throughput_per_host(records):
         keys = [key for key in sorted_series_keys(series) if key[0] == host]
         for index, key in enumerate(keys):
             _host, engine, workload = key
-            xs += _draw_series(axis, series[key], grid[workload], "output_throughput", PALETTE[index % len(PALETTE)],
+            xs += _draw_series(axis, series[key], grid[workload], metric.key, PALETTE[index % len(PALETTE)],
                                ENGINE_STYLE.get(engine, ":"), series_label(engine, workload), used)
         _concurrency_axis(axis, xs)
-        _finish(axis, "Output throughput vs concurrency: %s" % host, "output tokens/s", used)
-        plots.append(("throughput_host_%s.png" % safe_name(host), _png(figure), "Output token throughput vs max concurrency on %s." % host))
+        _finish(axis, "%s vs concurrency: %s" % (_sentence(name), host), unit, used)
+        plots.append(("throughput_host_%s.png" % safe_name(host), _png(figure), "%s vs max concurrency on %s." % (metric.title, host)))
     return plots
 
 
 def throughput_cluster(cluster_rows):
-    """Output throughput summed over hosts vs concurrency (from the summary's cluster rows)."""
-    if not cluster_rows:
+    """The registry's throughput summed over hosts vs concurrency (from the summary's cluster rows)."""
+    drawn = bench_metrics.throughput_plot()
+    if not cluster_rows or drawn is None:
         return []
+    metric, name, unit = drawn
     figure, (axis,) = _figure()
     used = set()
     groups = {}
@@ -177,7 +188,7 @@ def throughput_cluster(cluster_rows):
         rows = sorted(groups[(engine, label, hosts)], key=lambda row: row["max_concurrency"])
         xs = [row["max_concurrency"] for row in rows]
         xs_all += xs
-        ys = [row["output_throughput"] if row["state"] == "ok" and row["output_throughput"] is not None else float("nan") for row in rows]
+        ys = [row[metric.key] if row["state"] == "ok" and row.get(metric.key) is not None else float("nan") for row in rows]
         color = PALETTE[index % len(PALETTE)]
         if any(not math.isnan(value) for value in ys):
             axis.plot(xs, ys, linestyle=ENGINE_STYLE.get(engine, ":"), marker="o", color=color,
@@ -185,9 +196,9 @@ def throughput_cluster(cluster_rows):
         _mark_states(axis, color, [row["max_concurrency"] for row in rows if row["state"] == "failed"],
                      [row["max_concurrency"] for row in rows if row["state"] == "missing"], used)
     _concurrency_axis(axis, xs_all)
-    _finish(axis, "Cluster output throughput (sum over hosts) vs concurrency", "output tokens/s", used)
+    _finish(axis, "Cluster %s (sum over hosts) vs concurrency" % name, unit, used)
     return [("throughput_cluster.png", _png(figure),
-             "Output token throughput summed over all hosts; a point where any host failed or is missing is marked, not summed.")]
+             "%s summed over all hosts; a point where any host failed or is missing is marked, not summed." % metric.title)]
 
 
 def _latency_plot(records, fields, titles, file_name, caption, ylabel="ms"):
@@ -223,9 +234,11 @@ def latency_plots(records):
 
 
 def ratio_plot(comparison):
-    """SGLang/vLLM output throughput ratio per concurrency (bars), when both engines ran."""
-    if not comparison or not comparison.get("rows"):
+    """SGLang/vLLM ratio of the registry's throughput per concurrency (bars), when both engines ran."""
+    drawn = bench_metrics.throughput_plot()
+    if not comparison or not comparison.get("rows") or drawn is None:
         return []
+    metric, name, _unit = drawn
     rows = comparison["rows"]
     groups = []
     for row in rows:
@@ -247,7 +260,7 @@ def ratio_plot(comparison):
             if row is None:
                 # Neither engine ran this workload at this concurrency on this host: nothing to show.
                 continue
-            cell = row["metrics"]["output_throughput"]
+            cell = row["metrics"][metric.key]
             if cell["ratio"] is not None:
                 xs.append(x)
                 heights.append(cell["ratio"])
@@ -263,8 +276,8 @@ def ratio_plot(comparison):
     axis.set_xlim(-0.6, len(concurrencies) - 0.4)
     axis.set_xlabel("max concurrency")
     axis.grid(True, axis="y", alpha=0.3)
-    _finish(axis, "SGLang / vLLM output throughput ratio (above 1: SGLang faster)", "ratio")
-    return [("ratio_sglang_vllm.png", _png(figure), "SGLang/vLLM output throughput ratio per concurrency; failed or missing pairs are labelled.")]
+    _finish(axis, "SGLang / vLLM %s ratio (above 1: SGLang faster)" % name, "ratio")
+    return [("ratio_sglang_vllm.png", _png(figure), "SGLang/vLLM %s ratio per concurrency; failed or missing pairs are labelled." % name)]
 
 
 def pareto_front(points):

@@ -219,49 +219,33 @@ def _cluster_table(summary):
                  "Throughput summed over hosts; not summed where any host failed or has no run.")
 
 
-def _compare_tables(comparison):
-    tables = []
-    throughput_headers = ["Host", "Workload", "Conc.", "SGLang out tok/s", "vLLM out tok/s", "Ratio", "SGLang req/s", "vLLM req/s", "Ratio"]
-
-    def throughput_rows(rows):
-        result = []
-        for row in rows:
-            out = row["metrics"]["output_throughput"]
-            req = row["metrics"]["request_throughput"]
-            result.append([cell(row["host"]), cell(row["workload"]), cell(str(row["max_concurrency"])),
-                           side_cell(out, "sglang"), side_cell(out, "vllm"), ratio_cell(out),
-                           side_cell(req, "sglang"), side_cell(req, "vllm"), ratio_cell(req)])
-        return result
-
-    fixed = Table(throughput_headers, throughput_rows(comparison["fixed_batch"]),
-                  "SGLang/vLLM at max concurrency %d (the seed reports 1.2-1.35x)." % FIXED_BATCH)
-    tables.append(("Fixed batch %d" % FIXED_BATCH, fixed))
-    sweep = Table(throughput_headers, throughput_rows(comparison["sweep"]),
-                  "Throughput and QPS at concurrency %s." % ", ".join(str(value) for value in SWEEP_CONCURRENCIES))
-    tables.append(("Concurrency sweep %d to %d" % (SWEEP_CONCURRENCIES[0], SWEEP_CONCURRENCIES[-1]), sweep))
-    latency_rows = []
-    for row in comparison["rows"]:
-        metrics = row["metrics"]
+def _compare_table(table, rows, caption):
+    """One SGLang/vLLM table of the registry's columns (bench_metrics.compare_columns) over rows."""
+    columns = bench_metrics.compare_columns(table)
+    headers = ["Host", "Workload", "Conc."]
+    for _key, name, sides in columns:
+        headers += ["SGLang %s" % name, "vLLM %s" % name, "Ratio"] if sides else ["%s ratio" % name]
+    lines = []
+    for row in rows:
         line = [cell(row["host"]), cell(row["workload"]), cell(str(row["max_concurrency"]))]
-        for field in ("ttft_mean_ms", "tpot_mean_ms"):
-            line += [side_cell(metrics[field], "sglang"), side_cell(metrics[field], "vllm"), ratio_cell(metrics[field])]
-        for field in ("ttft_p99_ms", "tpot_p99_ms", "itl_p99_ms"):
-            line.append(ratio_cell(metrics[field]))
-        latency_rows.append(line)
-    tables.append(("TTFT / TPOT / P99", Table(
-        ["Host", "Workload", "Conc.", "SGLang TTFT", "vLLM TTFT", "Ratio", "SGLang TPOT", "vLLM TPOT", "Ratio",
-         "P99 TTFT ratio", "P99 TPOT ratio", "P99 ITL ratio"], latency_rows,
-        "Mean TTFT and TPOT in ms; for latency a ratio below 1 means SGLang is faster.")))
+        for key, _name, sides in columns:
+            entry = row["metrics"][key]
+            line += [side_cell(entry, "sglang"), side_cell(entry, "vllm"), ratio_cell(entry)] if sides else [ratio_cell(entry)]
+        lines.append(line)
+    return Table(headers, lines, caption)
+
+
+def _compare_tables(comparison):
+    tables = [("Fixed batch %d" % FIXED_BATCH, _compare_table("throughput", comparison["fixed_batch"],
+                                                              "SGLang/vLLM at max concurrency %d (the seed reports 1.2-1.35x)." % FIXED_BATCH)),
+              ("Concurrency sweep %d to %d" % (SWEEP_CONCURRENCIES[0], SWEEP_CONCURRENCIES[-1]),
+               _compare_table("throughput", comparison["sweep"],
+                              "Throughput and QPS at concurrency %s." % ", ".join(str(value) for value in SWEEP_CONCURRENCIES))),
+              ("TTFT / TPOT / P99", _compare_table("latency", comparison["rows"],
+                                                   "Mean TTFT and TPOT in ms; for latency a ratio below 1 means SGLang is faster."))]
     long_caption = ("Runs with the longest output length (%s tokens)." % comparison["long_output_len"]
                     if comparison.get("long_output_len") is not None else (comparison.get("note") or ""))
-    long_rows = []
-    for row in comparison["long"]:
-        metrics = row["metrics"]
-        long_rows.append([cell(row["host"]), cell(row["workload"]), cell(str(row["max_concurrency"])),
-                          side_cell(metrics["output_throughput"], "sglang"), side_cell(metrics["output_throughput"], "vllm"),
-                          ratio_cell(metrics["output_throughput"]), ratio_cell(metrics["tpot_mean_ms"]), ratio_cell(metrics["tpot_p99_ms"])])
-    tables.append(("Long generations", Table(["Host", "Workload", "Conc.", "SGLang out tok/s", "vLLM out tok/s", "Ratio",
-                                              "Mean TPOT ratio", "P99 TPOT ratio"], long_rows, long_caption)))
+    tables.append(("Long generations", _compare_table("long", comparison["long"], long_caption)))
     memory_rows = []
     for row in comparison["rows"]:
         entry = row["metrics"].get("hbm_used_mb")

@@ -207,7 +207,7 @@ INSTANCE_PREFIX = "sglang_service_"
 # module_utils/instances.py, merges them with instance_settings below.
 SERVER_KEYS = ("devices", "auth", "api_key", "extra_args", "env", "launcher", "image", "profiler_dir", "node_group",
                "dist_port", "socket_ifname")
-INSTANCE_KEYS = tuple(setting for setting, _flag, _kind in LAUNCH_FLAGS) + SERVER_KEYS
+INSTANCE_KEYS = tuple(row[0] for row in LAUNCH_FLAGS) + SERVER_KEYS
 # Keys only the validation reads: auth makes it require a non-empty api_key; the role itself
 # turns authentication on whenever the key is non-empty.
 VALIDATION_ONLY_KEYS = ("auth",)
@@ -983,7 +983,6 @@ VARIABLE_CHECKS = [
     Check("sglang_service_attention_backend", by_rule(SGLANG_FLAG, "flash"), "use a backend of the release"),
     Check("sglang_service_max_total_tokens", by_rule("whole number >= 128 (the ascend page size), or null", 64),
           "give at least 128, or null"),
-    Check("sglang_service_mem_fraction_static", FRACTION, "give a fraction in (0, 1], e.g. 0.9"),
     Check("sglang_service_chunked_prefill_size", whole(1, none_ok=True, also=(-1,)),
           "give tokens per chunk (>= 1), -1 to turn chunked prefill off, or null for SGLang's choice"),
     Check("sglang_service_port", by_rule("TCP port 1-65535, one per server of the host", 70000),
@@ -1008,6 +1007,22 @@ VARIABLE_CHECKS = [
           "give how many nodes go at a time: a whole number of at least 1, or a percentage such as 25%"),
     Check("npu_sglang_(hardware_checks|teardown_images|awx_apply_settings)", BOOL, "write true or false"),
 ]
+# The kinds of value a launch flag's rule may name (launch.LAUNCH_FLAGS): each launch setting whose
+# rule is one of these gets its row here, so a new flag with a plain value needs no hand-written row.
+LAUNCH_RULES = {
+    "int>=1": whole(1),
+    "int>=1|null": whole(1, none_ok=True),
+    "int>=0": whole(0),
+    "fraction": FRACTION,
+    "number>0": number(0, low_open=True),
+    "abs path": ABS_PATH,
+    "word": WORD,
+    "text": TEXT,
+}
+# Rules that need no generated row: the argument spec's type or choices, or a row above.
+LAUNCH_RULES_ELSEWHERE = ("bool", "choices", "own")
+VARIABLE_CHECKS += [Check(INSTANCE_PREFIX + setting, LAUNCH_RULES[rule])
+                    for setting, _flag, _kind, rule in LAUNCH_FLAGS if rule not in LAUNCH_RULES_ELSEWHERE]
 
 # npu_sglang_* names the playbooks use that are no input: custom stats and facts the roles set.
 INTERNAL_GLOBALS = {

@@ -39,6 +39,13 @@ def url_host(address):
     return "[%s]" % address if ":" in address and not address.startswith("[") else address
 
 
+def local_url(address, port):
+    """http://<address>:<port>, the URL a process on the listener's own host reaches it at: a
+    listener on every address (ANY_ADDRESS) by 127.0.0.1 (Linux binds :: dual-stack unless
+    net.ipv6.bindv6only is set, so it takes IPv4 too), an IPv6 address in brackets."""
+    return "http://%s:%s" % (url_host("127.0.0.1" if address in ANY_ADDRESS else address), port)
+
+
 def workers(fleet):
     """(workers, key) from [(host, address, instances, keys)] of every host of the fleet.
 

@@ -76,9 +76,9 @@ def validate(**variables):
 def add_launch_flag(copy):
     """--enable-cache-report (a switch of sglang 0.4.9's and 0.5.12.post1's launch parser, in both
     contract files): one row in the table, its option and instance key in the role's spec."""
-    edit(copy, "plugins/module_utils/launch.py", '    ("enable_metrics", "--enable-metrics", "switch"),\n',
-         '    ("enable_metrics", "--enable-metrics", "switch"),\n'
-         '    ("enable_cache_report", "--enable-cache-report", "switch"),\n')
+    edit(copy, "plugins/module_utils/launch.py", '    ("enable_metrics", "--enable-metrics", "switch", "bool"),\n',
+         '    ("enable_metrics", "--enable-metrics", "switch", "bool"),\n'
+         '    ("enable_cache_report", "--enable-cache-report", "switch", "bool"),\n')
     spec = "roles/sglang_service/meta/argument_specs.yml"
     edit(copy, spec, "          enable_metrics:\n            type: bool\n",
          "          enable_cache_report:\n            type: bool\n"
@@ -126,6 +126,67 @@ print(json.dumps({"on": on, "off": off, "per_server": per_server, "bad": bad, "b
     assert got["doc"] == ["| `sglang_service_enable_cache_report` | bool |  | true or false |"]
 
 
+def add_value_flag(copy):
+    """--max-running-requests (an int option of sglang 0.4.9's and 0.5.12.post1's launch parser, in
+    both contract files) with a collection default of 64: one row naming its kind of value, its
+    option with the default and its instance key in the role's spec. No defaults/main.yml, no
+    hand-written validation row."""
+    edit(copy, "plugins/module_utils/launch.py", '    ("enable_metrics", "--enable-metrics", "switch", "bool"),\n',
+         '    ("enable_metrics", "--enable-metrics", "switch", "bool"),\n'
+         '    ("max_running_requests", "--max-running-requests", "value", "int>=1"),\n')
+    spec = "roles/sglang_service/meta/argument_specs.yml"
+    edit(copy, spec, "          enable_metrics:\n            type: bool\n",
+         "          max_running_requests:\n            type: int\n"
+         "            description: This server's C(sglang_service_max_running_requests).\n"
+         "          enable_metrics:\n            type: bool\n")
+    edit(copy, spec, "      sglang_service_enable_metrics:\n",
+         "      sglang_service_max_running_requests:\n        type: int\n        default: 64\n"
+         "        description: C(--max-running-requests).\n"
+         "      sglang_service_enable_metrics:\n")
+
+
+def test_a_defaulted_value_flag_is_a_row_and_an_option(copy):
+    add_value_flag(copy)
+    got = run_in(copy, VALIDATE + """
+import json
+from ansible_collections.npu.sglang.plugins.action.resolve_instances import setting_values
+from ansible_collections.npu.sglang.plugins.module_utils.instances import resolve
+from variables_doc import render
+
+def argv(entries, **variables):
+    # What the role's resolver action reads: the host's variables (here the computed defaults of
+    # defaults/main.yml as Ansible templates them, and the model), else the spec's defaults.
+    task_vars = {"sglang_service_devices": list(range(8)), "sglang_service_tp": 8,
+                 "sglang_service_model_path": "/data/models/Qwen3-8B"}
+    task_vars.update(variables)
+    values = setting_values(task_vars, lambda value: value)
+    servers, _keys = resolve(entries, values, "h1", {"all": ["h1"]}, {"privileged": True, "devices": [], "env": {}}, {})
+    return dict((s["name"], s["argv"]) for s in servers)
+
+print(json.dumps({
+    "default": argv([{"name": "main"}]),
+    "set": argv([{"name": "main"}], sglang_service_max_running_requests=8),
+    "entry": argv([{"name": "a", "devices": [0, 1, 2, 3], "port": 30000},
+                   {"name": "b", "devices": [4, 5, 6, 7], "port": 30001, "max_running_requests": 16}]),
+    "valid": validate()[0], "valid_set": validate(sglang_service_max_running_requests=8)[0],
+    "bad": validate(sglang_service_max_running_requests=0)[0],
+    "bad_entry": validate(sglang_service_instances=[{"name": "main", "max_running_requests": -3}])[0],
+    "doc": [line for line in render().splitlines() if "max_running_requests" in line]}))
+""")
+
+    def value(argv):
+        return argv[argv.index("--max-running-requests") + 1]
+    assert value(got["default"]["main"]) == "64"
+    assert value(got["set"]["main"]) == "8"
+    assert value(got["entry"]["a"]) == "64" and value(got["entry"]["b"]) == "16"
+    assert got["valid"] == [] and got["valid_set"] == []
+    assert got["bad"] == ["host h1: sglang_service_max_running_requests = 0: must be at least 1. "
+                          "Fix: set it to a whole number >= 1"], got["bad"]
+    assert len(got["bad_entry"]) == 1 and got["bad_entry"][0].startswith(
+        "host h1: sglang_service_instances[0].max_running_requests = -3: server main: must be at least 1"), got["bad_entry"]
+    assert got["doc"] == ["| `sglang_service_max_running_requests` | int | `64` | whole number >= 1 |"]
+
+
 # --------------------------------------------------------------------------- a stack profile
 
 def test_a_stack_profile_is_one_file(copy):
@@ -168,12 +229,14 @@ print(json.dumps({"mine": validate(npu_stack_profile="mine")[0], "nope": validat
 
 def test_a_metric_is_one_row(copy):
     """A latency the clients print (the cookbook samples' "Median E2E Latency (ms)") and a rate,
-    each a row: the record, results.csv, summary.json, both reports, a plot and an SLA limit."""
+    each a row: the record, results.csv, summary.json, both reports, a plot, an SLA limit and a
+    column of the SGLang vs vLLM tables."""
     edit(copy, "plugins/module_utils/bench_metrics.py", "LATENCY_STATS = (",
          'LATENCIES += (Metric("queue", "ms", LOWER, "Queue time", ("queue_time",), ("queue time",), False,\n'
-         '                      "Queue", "Time in the queue", ("median",), ("p99",), ("own",)),)\n'
+         '                      "Queue", "Time in the queue", ("median",), ("p99",), ("own",),\n'
+         '                      (("latency", 6, "p99", "P99 queue", False),)),)\n'
          'RATES += (Metric("goodput", "req/s", HIGHER, "Goodput", ("request_goodput",), ("request goodput (req/s)",), False,\n'
-         '                 "Goodput", "Request goodput", True, "min", ()),)\n'
+         '                 "Goodput", "Request goodput", True, "min", (), (("throughput", 3, None, "goodput", True),)),)\n'
          "LATENCY_STATS = (")
     got = run_in(copy, """
 import csv, io, json
@@ -196,12 +259,18 @@ files = render_files(summary, with_plots=False)
 from ansible_collections.npu.sglang.plugins.module_utils.bench_report_plots import latency_plots
 files.update((name, data) for name, data, _caption in latency_plots(records_from_summary(summary)))
 rows = list(csv.DictReader(io.StringIO(files["results.csv"].decode())))
+# The SGLang vs vLLM comparison of the saved two-engine run of the fixtures.
+both = build_summary(collect_inputs(os.path.join(os.getcwd(), "tests", "unit", "fixtures", "bench", "cluster")), "T", 2000.0, 100.0)
+compared = render_files(both, with_plots=False)
+pair = both["comparison"]["rows"][0]["metrics"]
 print(json.dumps({"csv": [rows[0].get("queue_median_ms"), rows[0].get("queue_p99_ms"), rows[0].get("goodput")],
                   "summary": [records_from_summary(json.loads(files["summary.json"].decode()))[0].get(key)
                               for key in ("queue_median_ms", "queue_p99_ms", "goodput")], "md": files["report.md"].decode(),
                   "html": files["report.html"].decode(), "plots": sorted(n for n in files if n.endswith(".png")),
                   "findings": [(f["limit"], f["kind"]) for f in summary["limits"]["findings"]],
-                  "rule": config_rules.check_sla({"queue_p99_ms": 1, "min_goodput": 2})}))
+                  "rule": config_rules.check_sla({"queue_p99_ms": 1, "min_goodput": 2}),
+                  "compare_md": [line for line in compared["report.md"].decode().splitlines() if line.startswith("| Host | Workload | Conc. | SGLang")],
+                  "compare_html": compared["report.html"].decode(), "pair": [sorted(pair["goodput"]), sorted(pair["queue_p99_ms"])]}))
 """)
     assert got["csv"] == ["6.5", "9.25", "3.5"]
     assert got["summary"] == [6.5, 9.25, 3.5]
@@ -210,3 +279,10 @@ print(json.dumps({"csv": [rows[0].get("queue_median_ms"), rows[0].get("queue_p99
     assert "queue.png" in got["plots"]
     assert sorted(got["findings"]) == [["min_goodput", "violation"], ["queue_p99_ms", "violation"]]
     assert got["rule"] is None
+    # The comparison tables: goodput after req/s (its place 3), the queue's P99 ratio after ITL's.
+    throughput = "| Host | Workload | Conc. | SGLang out tok/s | vLLM out tok/s | Ratio | SGLang req/s | vLLM req/s | Ratio | " \
+                 "SGLang goodput | vLLM goodput | Ratio |"
+    assert got["compare_md"][:2] == [throughput, throughput], got["compare_md"]
+    assert got["compare_md"][2].endswith("| P99 ITL ratio | P99 queue ratio |"), got["compare_md"]
+    assert "SGLang goodput" in got["compare_html"] and "P99 queue ratio" in got["compare_html"]
+    assert got["pair"] == [["ratio", "sglang", "sglang_state", "vllm", "vllm_state"]] * 2

@@ -14,11 +14,13 @@ from ansible.template import Templar, trust_as_template
 
 from ansible_collections.npu.sglang.plugins.action.validate_inventory import (
     EXTRA_VARIABLES,
+    is_template,
     load_role_defaults,
     load_role_specs,
     load_stacks,
     validate_host,
 )
+from ansible_collections.npu.sglang.plugins.module_utils.launch import LAUNCH_FLAGS
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 MODEL = {"sglang_service_model_path": "/data/models/Qwen3-8B"}
@@ -147,14 +149,30 @@ def test_every_role_default_passes_its_own_argument_spec():
 
 
 def test_the_service_spec_documents_every_default():
+    """Every variable of defaults/main.yml is an option; the launch table's settings keep their
+    default in the spec alone (the resolver applies it), but for one Ansible must compute (tp)."""
     defaults = yaml.safe_load(open(os.path.join(ROOT, "roles", "sglang_service", "defaults", "main.yml"),
                                    encoding="utf-8"))
     options = load_role_specs()["sglang_service"]
-    assert set(options) == set(defaults)
+    launch = set("sglang_service_" + row[0] for row in LAUNCH_FLAGS)
+    assert set(options) == set(defaults) | launch
+    assert launch & set(defaults) == {"sglang_service_tp"}
+    assert is_template(defaults["sglang_service_tp"]) and "default" not in options["sglang_service_tp"]
     for name, spec in options.items():
         assert spec.get("description"), name
-        if "default" in spec:
-            assert spec["default"] == defaults[name], name
+
+
+def test_a_spec_default_is_the_role_default():
+    """ansible-core shows an argument spec's default but never applies it: where a role's
+    defaults/main.yml sets the variable too, the two must be equal."""
+    defaults = load_role_defaults()
+    checked = 0
+    for role, options in load_role_specs().items():
+        for name, spec in options.items():
+            if "default" in spec and name in defaults:
+                checked += 1
+                assert spec["default"] == defaults[name], (role, name, spec["default"], defaults[name])
+    assert checked > 100
 
 
 @pytest.mark.parametrize("loader", [load_role_specs, load_role_defaults, load_stacks])

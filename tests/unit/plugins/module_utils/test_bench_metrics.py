@@ -66,3 +66,27 @@ def test_the_gate_follows_each_rows_direction():
     assert check_regressions([better], [base], 5.0, 10.0) == ([], 1)
     gated = set(key for key, _better in bench_metrics.regression_checks())
     assert gated == {"output_throughput", "ttft_p99_ms", "tpot_p99_ms", "itl_p99_ms"}
+
+
+def test_the_comparison_columns_come_from_the_rows():
+    """The SGLang vs vLLM tables as the report has printed them (the rendered report of the saved
+    runs stays byte for byte what it was), and summary.json's comparison figures in that order."""
+    assert bench_metrics.compare_columns("throughput") == [
+        ("output_throughput", "out tok/s", True), ("request_throughput", "req/s", True)]
+    assert bench_metrics.compare_columns("latency") == [
+        ("ttft_mean_ms", "TTFT", True), ("tpot_mean_ms", "TPOT", True), ("ttft_p99_ms", "P99 TTFT", False),
+        ("tpot_p99_ms", "P99 TPOT", False), ("itl_p99_ms", "P99 ITL", False)]
+    assert bench_metrics.compare_columns("long") == [
+        ("output_throughput", "out tok/s", True), ("tpot_mean_ms", "Mean TPOT", False), ("tpot_p99_ms", "P99 TPOT", False)]
+    assert bench_metrics.compare_fields() == ("output_throughput", "request_throughput", "ttft_mean_ms", "tpot_mean_ms",
+                                              "ttft_p99_ms", "tpot_p99_ms", "itl_p99_ms")
+    assert all(entry[0] in bench_metrics.COMPARE_TABLES for metric in bench_metrics.RATES + bench_metrics.LATENCIES
+               for entry in metric.compare)
+
+
+def test_one_rate_is_the_throughput_plots():
+    """The per-host, cluster and ratio plots draw the one rate whose plot names "throughput"."""
+    marked = [metric.key for metric in bench_metrics.RATES if any(entry[0] == "throughput" for entry in metric.plot)]
+    assert marked == ["output_throughput"]
+    metric, name, unit = bench_metrics.throughput_plot()
+    assert (metric.key, name, unit) == ("output_throughput", "output throughput", "output tokens/s")

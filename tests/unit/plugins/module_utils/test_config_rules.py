@@ -9,8 +9,9 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.npu.sglang.plugins.action.validate_inventory import load_contracts
+from ansible_collections.npu.sglang.plugins.action.validate_inventory import load_contracts, load_role_specs
 from ansible_collections.npu.sglang.plugins.module_utils import config_rules as cr
+from ansible_collections.npu.sglang.plugins.module_utils.launch import LAUNCH_FLAGS
 from ansible_collections.npu.sglang.plugins.module_utils.redaction import REDACTED
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
@@ -394,3 +395,24 @@ def test_the_launch_line_is_held_to_the_parser_of_the_profiles_release():
     assert run({}, rules=[cr.rule_instances]) == []
     # Every shipped profile names a release whose contract is checked in.
     assert sorted(str(s["sglang_release"]) for s in STACKS.values()) == sorted(CONTRACTS)
+
+
+def test_every_launch_flag_names_a_rule_validation_applies():
+    """A launch table row's rule is its spec's bool type or choices, its hand-written row, or a kind
+    of value that gives it a generated row (and then no hand-written row shadows it)."""
+    options = load_role_specs()["sglang_service"]
+    generated = 0
+    for setting, _flag, kind, rule in LAUNCH_FLAGS:
+        name = cr.INSTANCE_PREFIX + setting
+        rows = [row for row in cr.VARIABLE_CHECKS if row.pattern.match(name)]
+        assert rule in cr.LAUNCH_RULES or rule in cr.LAUNCH_RULES_ELSEWHERE, (setting, rule)
+        if rule == "bool":
+            assert kind == "switch" and options[name]["type"] == "bool" and rows == [], setting
+        elif rule == "choices":
+            assert options[name].get("choices") and rows == [], setting
+        elif rule == "own":
+            assert len(rows) == 1, setting
+        else:
+            generated += 1
+            assert len(rows) == 1 and rows[0].kind is cr.LAUNCH_RULES[rule], setting
+    assert generated >= 1

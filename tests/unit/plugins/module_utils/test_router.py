@@ -1,8 +1,11 @@
 """The router's workers (from the instance resolver's output) and its command line."""
+import os
+import re
+
 import pytest
 
 from ansible_collections.npu.sglang.plugins.module_utils.instances import resolve
-from ansible_collections.npu.sglang.plugins.module_utils.router import argv, workers
+from ansible_collections.npu.sglang.plugins.module_utils.router import argv, local_url, workers
 
 from test_instances import SPEC, VALUES
 
@@ -72,3 +75,36 @@ def test_argv_cache_aware_has_its_knobs_round_robin_does_not():
     assert "--cache-threshold" not in rr and rr[rr.index("--policy") + 1] == "round_robin"
     assert rr[-4:] == ["--log-level", "debug", "--request-timeout-secs", "600"]
     assert "--api-key" not in args + rr
+
+
+@pytest.mark.parametrize("address,port,url", [
+    ("10.0.0.5", 30000, "http://10.0.0.5:30000"),
+    ("127.0.0.1", "30080", "http://127.0.0.1:30080"),
+    ("fd00::5", 30000, "http://[fd00::5]:30000"),
+    ("[fd00::5]", 30000, "http://[fd00::5]:30000"),
+    ("::1", 30080, "http://[::1]:30080"),
+    ("0.0.0.0", 30000, "http://127.0.0.1:30000"),
+    ("::", 30080, "http://127.0.0.1:30080"),
+    ("", 30000, "http://127.0.0.1:30000"),
+    ("node1.example", 30000, "http://node1.example:30000"),
+])
+def test_local_url_brackets_ipv6_and_reaches_a_wildcard_by_loopback(address, port, url):
+    assert local_url(address, port) == url
+
+
+def test_the_roles_build_no_local_url_inline():
+    """The router's URL, the drain's routers and the servers' health and load checks go through the
+    filter npu.sglang.local_url; none spells the wildcard-to-loopback rule again."""
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles")
+    inline, users = [], []
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            if name.endswith(".yml"):
+                with open(os.path.join(folder, name), encoding="utf-8") as handle:
+                    text = handle.read()
+                if re.search(r"'0\.0\.0\.0',\s*'::'", text):
+                    inline.append(name)
+                if "npu.sglang.local_url(" in text:
+                    users.append(name)
+    assert inline == []
+    assert sorted(users) == ["drain.yml", "health.yml", "main.yml"]
