@@ -181,7 +181,8 @@ def bridge_device():
     proc = subprocess.run(["docker", "network", "inspect", "-f",
                            '{{.Id}} {{index .Options "com.docker.network.bridge.name"}}', NETWORK],
                           text=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=False)
-    fields = proc.stdout.split()
+    # Without the option Go's template prints "<no value>": Docker then names it br-<id[:12]>.
+    fields = [f for f in proc.stdout.replace("<no value>", "").split() if f]
     if proc.returncode != 0 or not fields:
         return None
     return fields[1] if len(fields) > 1 else "br-" + fields[0][:12]
