@@ -333,14 +333,13 @@ def install(request):
 def main(argv):
     request = json.loads(argv[1])
     try:
-        action = {"probe": state, "put": put, "install": install}[request["action"]]
-        out = action(request)
+        out = {"probe": state, "put": put, "install": install}[request["action"]](request)
     except StepError as err:
-        sys.stderr.write("ascend_stack: %s\n" % err)
-        return 1
+        return "ascend_stack: %s" % err
     print(json.dumps(out, sort_keys=True))
     return 0
 
 
 if __name__ == "__main__":
+    # A message for an exit status is printed to stderr, and the status is 1.
     sys.exit(main(sys.argv))

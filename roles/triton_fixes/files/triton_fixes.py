@@ -105,18 +105,10 @@ def run(request):
     return {"results": results}
 
 
-def main(argv):
-    if len(argv) != 2:
-        sys.stderr.write("usage: triton_fixes.py '<json request>'\n")
-        return 2
-    try:
-        out = run(json.loads(argv[1]))
-    except FixError as err:
-        sys.stderr.write("triton_fixes: %s\n" % err)
-        return 1
-    print(json.dumps(out, sort_keys=True))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    if len(sys.argv) != 2:
+        sys.exit("usage: triton_fixes.py '<json request>'")
+    try:
+        print(json.dumps(run(json.loads(sys.argv[1])), sort_keys=True))
+    except FixError as err:
+        sys.exit("triton_fixes: %s" % err)

@@ -131,3 +131,15 @@ def test_pip_global_section_is_made_or_fixed(tmp_path):
         handle.write("[global]\nbreak-system-packages=false\n")
     assert stack.set_pip_global(other, "break-system-packages", "true") is True
     assert open(other, encoding="utf-8").read() == "[global]\nbreak-system-packages = true\n"
+
+
+def test_a_step_error_is_one_line_on_stderr_and_status_1(tmp_path):
+    with open(SCRIPT, encoding="utf-8") as handle:
+        source = handle.read()
+    wanted = dict(WANTED, torch_npu={"version": "", "wheel": "/wheels/torch_npu.whl"})
+    request = {"action": "probe", "ascend_root": str(tmp_path), "wanted": wanted}
+    proc = subprocess.run([sys.executable, "-", json.dumps(request)], input=source, text=True,
+                          capture_output=True, check=False)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == ("ascend_stack: /wheels/torch_npu.whl is not a wheel file name "
+                           "(name-version-pyver-abi-platform.whl)\n")
