@@ -167,11 +167,14 @@ def find_knees(records, sla_ttft_ms, sla_tpot_ms, stat="p99"):
 # --------------------------------------------------------------------------- cluster
 
 def cluster_points(records):
-    """Output/request throughput summed over hosts, per engine, workload and concurrency.
+    """The registry's cluster rates (bench_metrics.cluster_fields) summed over hosts, per engine,
+    workload and concurrency.
 
-    A point is only summed when every host that ran that engine and workload has a good run
-    there; otherwise it is ``failed`` or ``missing`` with the hosts named.
+    A point is only summed when every host that ran that engine and workload has a good run with
+    the first of them there; otherwise it is ``failed`` or ``missing`` with the hosts named. Another
+    rate that some host lacks is None at that point.
     """
+    fields = bench_metrics.cluster_fields()
     series = index_series(records)
     groups = {}
     for (host, engine, workload), points in series.items():
@@ -183,30 +186,25 @@ def cluster_points(records):
         for concurrency in concurrencies:
             failed = []
             missing = []
-            output_sum = 0.0
-            request_sum = 0.0
-            request_known = True
+            sums = dict.fromkeys(fields, 0.0)
             for host in sorted(hosts):
                 record = hosts[host].get(concurrency)
                 state = state_of(record)
                 if state == "missing":
                     missing.append(host)
-                elif state == "failed" or record.get("output_throughput") is None:
+                elif state == "failed" or record.get(fields[0]) is None:
                     failed.append(host)
                 else:
-                    output_sum += record["output_throughput"]
-                    if record.get("request_throughput") is None:
-                        request_known = False
-                    else:
-                        request_sum += record["request_throughput"]
+                    for key in fields:
+                        sums[key] = None if sums[key] is None or record.get(key) is None else sums[key] + record[key]
             state = "failed" if failed else ("missing" if missing else "ok")
-            rows.append({
+            row = {
                 "engine": engine, "workload": workload_label(workload), "workload_key": list(workload),
                 "max_concurrency": concurrency, "hosts": len(hosts), "state": state,
                 "failed_hosts": failed, "missing_hosts": missing,
-                "output_throughput": output_sum if state == "ok" else None,
-                "request_throughput": request_sum if state == "ok" and request_known else None,
-            })
+            }
+            row.update((key, sums[key] if state == "ok" else None) for key in fields)
+            rows.append(row)
     return rows
 
 

@@ -37,12 +37,16 @@ LOWER = "lower"
 # stats with an upper bound named <key>_<stat>_ms); plot: a latency's plots ("own": mean and P99
 # against concurrency, <key>.png; "p99": a panel of the P99 figure, p99.png), or for the one rate
 # the throughput plots draw (per host, summed over the cluster, the SGLang/vLLM ratio bars)
-# ("throughput", its name in their titles, the axis label); compare: its columns
+# ("throughput", its name in their titles, the axis label), or for the one latency whose mean
+# the Pareto plot puts against that rate, "pareto"; compare: its columns
 # in the SGLang vs vLLM tables (COMPARE_TABLES), each (table, place, stat, name, sides): the column's
 # place among that table's figures, the latency's stat (None for a rate), its name in the header,
-# and sides: True for three columns (SGLang <name>, vLLM <name>, Ratio), False for "<name> ratio".
-Metric = collections.namedtuple("Metric", "key unit better label json console regression short title table limit plot compare",
-                                defaults=((),))
+# and sides: True for three columns (SGLang <name>, vLLM <name>, Ratio), False for "<name> ratio";
+# cluster: a rate's column place in the cluster table, which sums it over the hosts (0: not summed;
+# the first one is the figure a point needs from every host, and the throughput plots' rate must be
+# one of them).
+Metric = collections.namedtuple("Metric", "key unit better label json console regression short title table limit plot compare cluster",
+                                defaults=((), 0))
 # The comparison tables, in the summary's order: the fixed batch and the concurrency sweep show the
 # "throughput" figures, then the latency table and the long generations.
 COMPARE_TABLES = ("throughput", "latency", "long")
@@ -51,14 +55,14 @@ COMPARE_TABLES = ("throughput", "latency", "long")
 RATES = (
     Metric("request_throughput", "req/s", HIGHER, "Requests/s",
            ("request_throughput",), ("request throughput (req/s)",), False,
-           "Req/s", "Request throughput", True, None, (), (("throughput", 2, None, "req/s", True),)),
+           "Req/s", "Request throughput", True, None, (), (("throughput", 2, None, "req/s", True),), 2),
     Metric("input_throughput", "tok/s", HIGHER, "Input tok/s",
            ("input_throughput",), ("input token throughput (tok/s)",), False,
            "In tok/s", "Input token throughput", False, None, ()),
     Metric("output_throughput", "tok/s", HIGHER, "Output tok/s",
            ("output_throughput",), ("output token throughput (tok/s)",), True,
            "Out tok/s", "Output token throughput", True, "min", (("throughput", "output throughput", "output tokens/s"),),
-           (("throughput", 1, None, "out tok/s", True), ("long", 1, None, "out tok/s", True))),
+           (("throughput", 1, None, "out tok/s", True), ("long", 1, None, "out tok/s", True)), 1),
     # sglang 2026 writes total_throughput; vLLM writes total_token_throughput.
     Metric("total_throughput", "tok/s", HIGHER, "Total tok/s",
            ("total_throughput", "total_token_throughput"),
@@ -73,7 +77,7 @@ LATENCIES = (
            "TTFT", "Time to first token", ("mean", "p99"), ("p99",), ("own", "p99"),
            (("latency", 1, "mean", "TTFT", True), ("latency", 3, "p99", "P99 TTFT", False))),
     Metric("tpot", "ms", LOWER, "TPOT", ("tpot",), ("tpot",), True,
-           "TPOT", "Time per output token", ("mean", "p99"), ("mean",), ("own", "p99"),
+           "TPOT", "Time per output token", ("mean", "p99"), ("mean",), ("own", "p99", "pareto"),
            (("latency", 2, "mean", "TPOT", True), ("latency", 4, "p99", "P99 TPOT", False),
             ("long", 2, "mean", "Mean TPOT", False), ("long", 3, "p99", "P99 TPOT", False))),
     Metric("itl", "ms", LOWER, "ITL", ("itl",), ("itl",), True,
@@ -205,6 +209,26 @@ def compare_fields():
     if drawn is not None and drawn[0].key not in keys:
         keys.append(drawn[0].key)
     return tuple(keys)
+
+
+def cluster_fields():
+    """The record keys of the rates the cluster table sums over the hosts, in its columns' order."""
+    return tuple(metric.key for metric in sorted((metric for metric in RATES if metric.cluster), key=lambda metric: metric.cluster))
+
+
+def short_lower(key):
+    """A rate's column title with a small first letter, for a title that puts a word before it
+    (the cluster table's "Sum out tok/s")."""
+    short = [metric.short for metric in RATES if metric.key == key][0]
+    return short[:1].lower() + short[1:]
+
+
+def pareto_latency():
+    """The latency whose mean the Pareto plot puts against the throughput plots' rate, or None."""
+    for metric in LATENCIES:
+        if "pareto" in metric.plot:
+            return metric
+    return None
 
 
 def throughput_plot():

@@ -294,32 +294,40 @@ def pareto_front(points):
 
 
 def pareto_plot(records):
-    """Output throughput vs mean TPOT for every good run, with the Pareto front drawn."""
+    """The throughput plots' rate vs the registry's Pareto latency (its mean) for every good run,
+    with the Pareto front drawn."""
+    drawn = bench_metrics.throughput_plot()
+    latency = bench_metrics.pareto_latency()
+    if drawn is None or latency is None:
+        return []
+    rate, name, unit = drawn
+    x_key = bench_metrics.latency_key(latency, "mean")
     series = index_series(records)
     figure, (axis,) = _figure()
     everything = []
     plotted = False
     for index, key in enumerate(sorted_series_keys(series)):
         host, engine, workload = key
-        points = [(record["tpot_mean_ms"], record["output_throughput"], concurrency)
+        points = [(record[x_key], record[rate.key], concurrency)
                   for concurrency, record in sorted(series[key].items())
-                  if state_of(record) == "ok" and record.get("tpot_mean_ms") is not None and record.get("output_throughput") is not None]
+                  if state_of(record) == "ok" and record.get(x_key) is not None and record.get(rate.key) is not None]
         if not points:
             continue
         plotted = True
         color = PALETTE[index % len(PALETTE)]
         axis.scatter([p[0] for p in points], [p[1] for p in points], color=color, label=series_label(engine, workload, host), zorder=3)
-        for latency, throughput, concurrency in points:
-            axis.annotate("c%d" % concurrency, (latency, throughput), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        for latency_ms, throughput, concurrency in points:
+            axis.annotate("c%d" % concurrency, (latency_ms, throughput), textcoords="offset points", xytext=(4, 4), fontsize=7)
         everything += points
     if not plotted:
         return []
     front = [everything[index] for index in pareto_front([(p[0], p[1]) for p in everything])]
     axis.plot([p[0] for p in front], [p[1] for p in front], color="black", linewidth=1, linestyle="--", label="Pareto front", zorder=2)
-    axis.set_xlabel("mean TPOT (ms), lower is better")
+    axis.set_xlabel("mean %s (%s), lower is better" % (latency.short, latency.unit))
     axis.grid(True, alpha=0.3)
-    _finish(axis, "Throughput vs latency (Pareto)", "output tokens/s")
-    return [("pareto.png", _png(figure), "Output throughput vs mean TPOT per run; the dashed line joins the runs no other run beats on both.")]
+    _finish(axis, "Throughput vs latency (Pareto)", unit)
+    return [("pareto.png", _png(figure), "%s vs mean %s per run; the dashed line joins the runs no other run beats on both."
+             % (_sentence(name), latency.short))]
 
 
 def all_plots(records, summary):

@@ -203,19 +203,20 @@ def _knee_table(summary):
 
 
 def _cluster_table(summary):
+    fields = bench_metrics.cluster_fields()
     rows = []
     for row in summary.get("cluster") or []:
         if row["state"] == "ok":
             note = ""
-            out = cell(fmt(row["output_throughput"]))
-            req = cell(fmt(row["request_throughput"]))
+            sums = [cell(fmt(row[key])) for key in fields]
         else:
             hosts = row["failed_hosts"] if row["state"] == "failed" else row["missing_hosts"]
             note = "%s on %s" % (row["state"], ", ".join(hosts))
-            out = state_cell(row["state"])
-            req = state_cell(row["state"])
-        rows.append([cell(row["engine"] or "n/a"), cell(row["workload"]), cell(str(row["max_concurrency"])), cell(str(row["hosts"])), out, req, cell(note)])
-    return Table(["Engine", "Workload", "Conc.", "Hosts", "Sum out tok/s", "Sum req/s", "Note"], rows,
+            sums = [state_cell(row["state"]) for key in fields]
+        rows.append([cell(row["engine"] or "n/a"), cell(row["workload"]), cell(str(row["max_concurrency"])), cell(str(row["hosts"]))]
+                    + sums + [cell(note)])
+    headers = ["Sum %s" % bench_metrics.short_lower(key) for key in fields]
+    return Table(["Engine", "Workload", "Conc.", "Hosts"] + headers + ["Note"], rows,
                  "Throughput summed over hosts; not summed where any host failed or has no run.")
 
 

@@ -90,3 +90,32 @@ def test_one_rate_is_the_throughput_plots():
     assert marked == ["output_throughput"]
     metric, name, unit = bench_metrics.throughput_plot()
     assert (metric.key, name, unit) == ("output_throughput", "output throughput", "output tokens/s")
+
+
+def test_the_cluster_table_and_the_pareto_plot_follow_the_rows(monkeypatch):
+    """Which rates the cluster table sums and which latency the Pareto plot draws are fields of
+    the rows: marking total throughput for the cluster adds its column, and moving "pareto" to
+    TTFT moves the plot's axis and caption."""
+    import pytest
+    from ansible_collections.npu.sglang.plugins.module_utils import bench_analysis, bench_report_plots, bench_report_render
+    assert bench_metrics.cluster_fields() == ("output_throughput", "request_throughput")
+    assert bench_metrics.pareto_latency().key == "tpot"
+    rates = tuple(metric._replace(cluster=3) if metric.key == "total_throughput" else metric for metric in bench_metrics.RATES)
+    latencies = tuple(metric._replace(plot=tuple(entry for entry in metric.plot if entry != "pareto")
+                                      + (("pareto",) if metric.key == "ttft" else ()))
+                      for metric in bench_metrics.LATENCIES)
+    monkeypatch.setattr(bench_metrics, "RATES", rates)
+    monkeypatch.setattr(bench_metrics, "LATENCIES", latencies)
+    records = [_run(host=host, output_throughput=100.0, request_throughput=2.0, total_throughput=300.0,
+                    ttft_mean_ms=40.0, tpot_mean_ms=9.0) for host in ("n1", "n2")]
+    rows = bench_analysis.cluster_points(records)
+    assert [(row["output_throughput"], row["request_throughput"], row["total_throughput"]) for row in rows] == [(200.0, 4.0, 600.0)]
+    table = bench_report_render._cluster_table({"cluster": rows})
+    assert table.headers[4:7] == ["Sum out tok/s", "Sum req/s", "Sum total tok/s"]
+    # A host without the first rate fails the point; one without another rate leaves that sum out.
+    records[1]["total_throughput"] = None
+    assert [(row["state"], row["total_throughput"]) for row in bench_analysis.cluster_points(records)] == [("ok", None)]
+    pytest.importorskip("matplotlib")
+    [(name, png, caption)] = bench_report_plots.pareto_plot(records)
+    assert name == "pareto.png" and png.startswith(b"\x89PNG")
+    assert caption.startswith("Output throughput vs mean TTFT per run;")
